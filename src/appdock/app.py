@@ -1,0 +1,145 @@
+"""create_app(settings): the web pages, the REST API under /api, git over HTTP, health."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from appdock.account import routes as account_routes
+from appdock.account import views as account_views
+from appdock.api.router import create_api
+from appdock.config import Settings
+from appdock.core.db import make_engine, make_session_factory
+from appdock.core.errors import AppdockError
+from appdock.core.urls import Urls
+from appdock.web.deps import LoginRequired
+from appdock.web.templating import render
+
+log = logging.getLogger("appdock")
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+ERROR_TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+                405: "Method not allowed", 409: "Conflict", 500: "Server error"}
+
+
+class SecurityHeaders:
+    """Host pages refuse to be framed and never sniff content types."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                if b"x-frame-options" not in names:
+                    headers.append((b"x-frame-options", b"DENY"))
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", b"frame-ancestors 'none'"))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"referrer-policy", b"same-origin"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url_resolved)
+    session_factory = make_session_factory(engine)
+    state: dict[str, Any] = {
+        "settings": settings,
+        "urls": Urls(settings.base_url),
+        "engine": engine,
+        "session_factory": session_factory,
+        "account_settings_nav": [],
+        "workspace_settings_nav": [],
+        "dashboard_sections": [],
+        "workspace_fragments": [],
+    }
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="appdock", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    for key, value in state.items():
+        setattr(app.state, key, value)
+
+    api = create_api([account_routes.router], state)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> Response:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any database failure means unhealthy
+            log.warning("health check failed: %s", exc)
+            return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    app.mount("/api", api)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(account_views.router)
+    # Catch-all page routes (/{workspace}) come last so specific paths win.
+    app.include_router(account_views.workspace_router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(_: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(exc.next_url, status_code=303)
+
+    @app.exception_handler(AppdockError)
+    async def _appdock(request: Request, exc: AppdockError) -> Response:
+        return _error_page(request, exc.status_code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else ""
+        if exc.status_code == 404:
+            message = "There is nothing at this address, or you cannot see it."
+        return _error_page(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error_page(request, 500, "Something went wrong on our side.")
+
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _error_page(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    if "text/html" not in request.headers.get("accept", "text/html"):
+        return JSONResponse({"type": "error", "error": {"message": message}}, status_code=status,
+                            headers=headers)
+    response: HTMLResponse = render(
+        request,
+        "errors/error.html",
+        {"status": status, "title": ERROR_TITLES.get(status, "Error"), "message": message},
+        status_code=status,
+    )
+    if headers:
+        response.headers.update(headers)
+    return response

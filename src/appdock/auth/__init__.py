@@ -1,0 +1,1 @@
+"""Who is calling: request credentials to an AuthSubject, and the declared scope checks."""

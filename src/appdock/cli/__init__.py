@@ -1,0 +1,1 @@
+"""The ``appdock`` command line."""

@@ -1,0 +1,154 @@
+"""The root Typer app: serve, db, user, team, dev-mode, demo."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from appdock.account.service import AccountService
+from appdock.cli.common import cli_errors, fail, session_scope, settings
+from appdock.core.errors import NotFound
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="appdock: a self-hosted code host with an Atlassian Connect app platform.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+user_app = typer.Typer(no_args_is_help=True, help="Users and their app passwords.")
+app_password_app = typer.Typer(no_args_is_help=True, help="App passwords.")
+team_app = typer.Typer(no_args_is_help=True, help="Teams (workspaces).")
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+user_app.add_typer(app_password_app, name="app-password")
+app.add_typer(team_app, name="team")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Web worker processes.")] = 1,
+) -> None:
+    """Serve the web pages, the REST API and git over HTTP."""
+    import uvicorn
+
+    s = settings()
+    uvicorn.run(
+        "appdock.app:create_app", factory=True, host=host, port=port, workers=workers,
+        log_level=s.log_level, proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+@cli_errors
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply the database migrations."""
+    from appdock.migrate import upgrade
+
+    upgrade(settings(), revision)
+    typer.echo("database is up to date")
+
+
+@user_app.command("create")
+@cli_errors
+def user_create(
+    username: str,
+    password: Annotated[str, typer.Option(help="The account password.")],
+    email: Annotated[str, typer.Option(help="Email address.")] = "",
+    display_name: Annotated[str, typer.Option("--display-name")] = "",
+    admin: Annotated[bool, typer.Option("--admin", help="Make a site administrator.")] = False,
+) -> None:
+    """Create a user (and their personal workspace)."""
+    with session_scope() as (session, s):
+        user = AccountService(session, s.secret).create_user(
+            username, password, email=email, display_name=display_name or None, is_admin=admin
+        )
+        typer.echo(f"created user {user.username} {user.uuid}")
+
+
+@app_password_app.command("create")
+@cli_errors
+def app_password_create(
+    username: str,
+    label: Annotated[str, typer.Option(help="A name for the app password.")],
+    scopes: Annotated[str, typer.Option(help='Space-separated scopes, e.g. "account repository".')],
+) -> None:
+    """Create an app password; the secret is the last line of output."""
+    with session_scope() as (session, s):
+        svc = AccountService(session, s.secret)
+        user = svc.store.user_by_username(username)
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        created = svc.create_app_password(user, label, scopes)
+        typer.echo(f"app password {created.row.label!r} with scopes: {created.row.scopes}")
+        typer.echo(created.secret)
+
+
+@team_app.command("create")
+@cli_errors
+def team_create(
+    slug: str,
+    name: Annotated[str, typer.Option(help="Display name.")],
+    owner: Annotated[str, typer.Option(help="Username of the owner.")],
+) -> None:
+    """Create a team workspace owned by a user."""
+    with session_scope() as (session, s):
+        svc = AccountService(session, s.secret)
+        user = svc.store.user_by_username(owner)
+        if user is None:
+            raise NotFound(f"no user named {owner!r}")
+        ws = svc.create_team(slug, name, user)
+        typer.echo(f"created team {ws.slug} {ws.uuid}")
+
+
+@team_app.command("add-member")
+@cli_errors
+def team_add_member(
+    slug: str,
+    username: str,
+    admin: Annotated[bool, typer.Option("--admin", help="Add as an administrator.")] = False,
+) -> None:
+    """Add a user to a team."""
+    with session_scope() as (session, s):
+        svc = AccountService(session, s.secret)
+        ws = svc.store.workspace_by_slug(slug)
+        if ws is None:
+            raise NotFound(f"no workspace named {slug!r}")
+        user = svc.store.user_by_username(username)
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        svc.add_member(ws, user, "admin" if admin else "member")
+        typer.echo(f"added {username} to {slug} as {'admin' if admin else 'member'}")
+
+
+@app.command("dev-mode")
+@cli_errors
+def dev_mode(
+    state: Annotated[str, typer.Argument(help="on or off")],
+    account: Annotated[str, typer.Argument(help="A username or workspace slug.")],
+) -> None:
+    """Turn development mode (install apps from any URL) on or off for an account."""
+    if state not in ("on", "off"):
+        fail("state must be 'on' or 'off'")
+    with session_scope() as (session, s):
+        svc = AccountService(session, s.secret)
+        ws = svc.store.workspace_by_slug(account)
+        if ws is None:
+            raise NotFound(f"no account named {account!r}")
+        svc.set_dev_mode(ws, state == "on")
+        typer.echo(f"development mode {state} for {account}")
+
+
+@app.command()
+@cli_errors
+def demo() -> None:
+    """Seed a demo (idempotent): an admin, a team `acme` with a second member, and more."""
+    from appdock.demo import seed
+
+    for line in seed(settings()):
+        typer.echo(line)
+
+
+def main() -> None:
+    app()
+
+

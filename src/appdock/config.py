@@ -1,0 +1,76 @@
+"""One typed settings object, read from ``APPDOCK_*`` environment variables.
+
+Nothing here touches the disk at import time: the SQLite path and the generated secret key are
+resolved only when :meth:`Settings.database_url_resolved` or :meth:`Settings.secret` is called.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PrivateUrlPolicy = Literal["off", "loopback", "all"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="APPDOCK_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    # Outbound requests to apps (descriptors, lifecycle callbacks, webhooks) may reach private
+    # addresses only when the operator says so: "off", "loopback" (127.0.0.0/8, ::1) or "all".
+    allow_private_app_urls: PrivateUrlPolicy = "off"
+    # Descriptors must use https unless this is on (development mode hosts on loopback need it).
+    allow_http_app_urls: bool = True
+    session_days: int = 14
+    log_level: str = "info"
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("allow_private_app_urls", mode="before")
+    @classmethod
+    def _policy(cls, value: object) -> object:
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on", "all"}:
+            return "all"
+        if text in {"", "0", "false", "no", "off"}:
+            return "off"
+        return text
+
+    @property
+    def database_url_resolved(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'appdock.db').resolve()}"
+
+    @cached_property
+    def secret(self) -> str:
+        """The secret key; generated once and kept in ``DATA_DIR/secret_key`` when not set."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+    @property
+    def is_https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def repos_dir(self) -> Path:
+        return self.data_dir / "repositories"

@@ -1,0 +1,1 @@
+"""Framework-free toolkit shared by every domain. Imports no domain package."""

@@ -1,0 +1,1 @@
+"""Server-rendered pages: the Jinja environment, layout, flash messages and static files."""
