@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 from appdock.config import Settings
 
@@ -21,6 +21,14 @@ class Paginated(BaseModel, Generic[T]):
     values: list[T]
     next: str | None = None
     previous: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent_links(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in ("next", "previous"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 @dataclass(frozen=True)
