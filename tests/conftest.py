@@ -123,7 +123,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def db(app: FastAPI) -> Iterator[Session]:
     """A session on the app's database; tests commit what they arrange."""
-    session = make_session_factory(app.state.engine)()
+    session = make_session_factory(app.state.engine, deferred=True)()
     try:
         yield session
     finally:

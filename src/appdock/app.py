@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "urls": Urls(settings.base_url),
         "engine": engine,
         "session_factory": session_factory,
+        "read_session_factory": make_session_factory(engine, deferred=True),
         "account_settings_nav": [],
         "workspace_settings_nav": [],
         "dashboard_sections": [],
