@@ -162,13 +162,11 @@ def demo() -> None:
 @hook_app.command("post-receive")
 def hook_post_receive() -> None:
     """Record the ref updates git passes on stdin as a repo:push event."""
-    import sys
-
-    from appdock.repo.hook import post_receive
+    from appdock.repo.hook import main as hook_main
     from appdock.subscribers import register
 
     register()
-    raise typer.Exit(post_receive(sys.stdin.read()))
+    raise typer.Exit(hook_main())
 
 
 def main() -> None:

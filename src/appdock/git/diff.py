@@ -129,11 +129,10 @@ def parse_unified_diff(text: str, *, max_lines: int | None = None) -> list[FileD
             new_no += 1
         elif marker == "\\":
             line = DiffLine("note", raw)
-        if line is not None:
-            if budget is None or budget > 0:
-                hunk.lines.append(line)
-                if budget is not None:
-                    budget -= 1
+        if line is not None and (budget is None or budget > 0):
+            hunk.lines.append(line)
+            if budget is not None:
+                budget -= 1
     for f in files:
         if f.status == "added":
             f.old_path = None

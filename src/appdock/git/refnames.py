@@ -1,9 +1,9 @@
 """Ref name rules, as ``git check-ref-format`` applies them, so bad names fail before git runs.
 
-    >>> is_valid_ref_name("feature/readme")
-    True
-    >>> is_valid_ref_name("bad..name")
-    False
+>>> is_valid_ref_name("feature/readme")
+True
+>>> is_valid_ref_name("bad..name")
+False
 """
 
 from __future__ import annotations

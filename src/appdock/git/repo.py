@@ -31,8 +31,15 @@ CHUNK = 64 * 1024
 
 # Variables that would make git operate on another repository or read another configuration.
 _SCRUBBED = (
-    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_QUARANTINE_PATH",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_NAMESPACE",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_QUARANTINE_PATH",
 )
 
 
@@ -197,8 +204,10 @@ class Identity:
 
     def env(self) -> dict[str, str]:
         return {
-            "GIT_AUTHOR_NAME": self.name, "GIT_AUTHOR_EMAIL": self.email,
-            "GIT_COMMITTER_NAME": self.name, "GIT_COMMITTER_EMAIL": self.email,
+            "GIT_AUTHOR_NAME": self.name,
+            "GIT_AUTHOR_EMAIL": self.email,
+            "GIT_COMMITTER_NAME": self.name,
+            "GIT_COMMITTER_EMAIL": self.email,
         }
 
 
@@ -299,7 +308,9 @@ class GitRepo:
     def stream(self, *args: str) -> Iterator[bytes]:
         """Stream git's stdout in chunks without holding it all in memory."""
         proc = subprocess.Popen(
-            self._args(*args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            self._args(*args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             env=git_env(self.env_extra),
         )
         assert proc.stdout is not None
@@ -321,7 +332,9 @@ class GitRepo:
             raise GitError(f"{path} already exists")
         proc = subprocess.run(
             ["git", "init", "--bare", "--quiet", f"--initial-branch={default_branch}", str(path)],
-            capture_output=True, env=git_env(), check=False,
+            capture_output=True,
+            env=git_env(),
+            check=False,
         )
         if proc.returncode != 0:
             raise GitError("git init failed: " + proc.stderr.decode(errors="replace"))
@@ -341,7 +354,9 @@ class GitRepo:
             raise GitError(f"{path} already exists")
         proc = subprocess.run(
             ["git", "clone", "--bare", "--quiet", "--no-hardlinks", "--", str(source), str(path)],
-            capture_output=True, env=git_env(), check=False,
+            capture_output=True,
+            env=git_env(),
+            check=False,
         )
         if proc.returncode != 0:
             raise GitError("git clone failed: " + proc.stderr.decode(errors="replace"))
@@ -377,7 +392,9 @@ class GitRepo:
 
     # ---- refs ----------------------------------------------------------------------------------
     def is_empty(self) -> bool:
-        out = self.text("for-each-ref", "--count=1", "--format=%(refname)", "refs/heads", "refs/tags")
+        out = self.text(
+            "for-each-ref", "--count=1", "--format=%(refname)", "refs/heads", "refs/tags"
+        )
         return not out.strip()
 
     def head_branch(self) -> str | None:
@@ -395,8 +412,9 @@ class GitRepo:
             _check_rev(rev)
         except RevisionNotFound:
             return None
-        proc = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}",
-                        check=False)
+        proc = self.run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
+        )
         if proc.returncode != 0:
             return None
         return proc.stdout.decode().strip() or None
@@ -409,8 +427,9 @@ class GitRepo:
 
     def ref_value(self, full_ref: str) -> str | None:
         """The object a full ref points at (not peeled), or None."""
-        proc = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", full_ref,
-                        check=False)
+        proc = self.run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", full_ref, check=False
+        )
         return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
     _REF_FORMAT = (
@@ -440,8 +459,14 @@ class GitRepo:
         commits = {c.hash: c for c in self.commits(sorted(set(targets.values())))}
         prefix = "refs/heads/" if kind == "branch" else "refs/tags/"
         return [
-            Ref(kind=kind, name=refname[len(prefix):], object=oid,
-                commit=commits.get(targets[refname]), tag_message=message, tagger=tagger)
+            Ref(
+                kind=kind,
+                name=refname[len(prefix) :],
+                object=oid,
+                commit=commits.get(targets[refname]),
+                tag_message=message,
+                tagger=tagger,
+            )
             for refname, _otype, oid, _peeled, tagger, message in rows
         ]
 
@@ -474,21 +499,24 @@ class GitRepo:
             header, _, message = raw.partition("\n\n")
             for line in header.splitlines():
                 if line.startswith("tagger "):
-                    who, _, when = line[len("tagger "):].rpartition("> ")
+                    who, _, when = line[len("tagger ") :].rpartition("> ")
                     tname, _, temail = who.partition(" <")
                     stamp, _, tz = when.partition(" ")
                     tagger = Person(tname, temail, _epoch_to_datetime(stamp, tz))
         peeled = self.resolve(oid)
         commit = self.commits([peeled])[0] if peeled else None
-        return Ref(kind=kind, name=name, object=oid, commit=commit, tag_message=message,
-                   tagger=tagger)
+        return Ref(
+            kind=kind, name=name, object=oid, commit=commit, tag_message=message, tagger=tagger
+        )
 
     def ref_names(self) -> set[str]:
         """Short names of every branch and tag (to split ``<ref>/<path>`` URLs)."""
         out = self.text("for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/tags")
         return {line for line in out.splitlines() if line}
 
-    def update_ref(self, full_ref: str, new: str, old: str | None = None, *, reason: str = "") -> None:
+    def update_ref(
+        self, full_ref: str, new: str, old: str | None = None, *, reason: str = ""
+    ) -> None:
         """Point ``full_ref`` at ``new``; with ``old`` given, only if it still points there
         (``ZERO``: only if it does not exist yet). Raises :class:`RefConflict` otherwise."""
         args = ["update-ref", "-m", reason or "appdock", full_ref, new]
@@ -498,7 +526,8 @@ class GitRepo:
         if proc.returncode != 0:
             raise RefConflict(
                 f"cannot update {full_ref}: {proc.stderr.decode(errors='replace').strip()[:300]}",
-                proc.stderr.decode(errors="replace"), proc.returncode,
+                proc.stderr.decode(errors="replace"),
+                proc.returncode,
             )
 
     def delete_ref(self, full_ref: str, old: str | None = None) -> None:
@@ -509,7 +538,8 @@ class GitRepo:
         if proc.returncode != 0:
             raise RefConflict(
                 f"cannot delete {full_ref}: {proc.stderr.decode(errors='replace').strip()[:300]}",
-                proc.stderr.decode(errors="replace"), proc.returncode,
+                proc.stderr.decode(errors="replace"),
+                proc.returncode,
             )
 
     def create_annotated_tag(self, name: str, target: str, message: str, tagger: Identity) -> str:
@@ -533,8 +563,14 @@ class GitRepo:
         """Commit details for known hashes, in the order given."""
         if not hashes:
             return []
-        out = self.run("log", "--no-walk=unsorted", "-z", f"--format={_LOG_FORMAT}", "--stdin",
-                       input=("\n".join(hashes) + "\n").encode()).stdout.decode(errors="replace")
+        out = self.run(
+            "log",
+            "--no-walk=unsorted",
+            "-z",
+            f"--format={_LOG_FORMAT}",
+            "--stdin",
+            input=("\n".join(hashes) + "\n").encode(),
+        ).stdout.decode(errors="replace")
         return _parse_commits(out)
 
     def _walk_args(
@@ -589,8 +625,9 @@ class GitRepo:
         args += [normalize_path(p) for p in paths if normalize_path(p)]
         return int(self.text(*args).strip() or 0)
 
-    def rev_list(self, include: Sequence[str], exclude: Sequence[str] = (), *,
-                 limit: int | None = None) -> list[str]:
+    def rev_list(
+        self, include: Sequence[str], exclude: Sequence[str] = (), *, limit: int | None = None
+    ) -> list[str]:
         """Hashes reachable from ``include`` but not ``exclude`` (already-resolved ids or
         ``--branches``-style options the caller controls), newest first."""
         args = ["rev-list", "--topo-order"]
@@ -647,7 +684,11 @@ class GitRepo:
             mode, kind, oid, size = parts
             items.append(
                 TreeEntry(
-                    path=path, name=PurePosixPath(path).name, kind=kind, mode=mode, oid=oid,
+                    path=path,
+                    name=PurePosixPath(path).name,
+                    kind=kind,
+                    mode=mode,
+                    oid=oid,
                     size=int(size) if size.isdigit() else None,
                 )
             )
@@ -674,8 +715,14 @@ class GitRepo:
         return EMPTY_TREE
 
     def _diff_args(
-        self, old: str, new: str, *, context: int = 3, paths: Sequence[str] = (),
-        ignore_whitespace: bool = False, renames: bool = True,
+        self,
+        old: str,
+        new: str,
+        *,
+        context: int = 3,
+        paths: Sequence[str] = (),
+        ignore_whitespace: bool = False,
+        renames: bool = True,
     ) -> list[str]:
         args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", f"-U{max(0, context)}"]
         args.append("-M" if renames else "--no-renames")
@@ -694,43 +741,61 @@ class GitRepo:
     def diffstat(
         self, old: str, new: str, *, paths: Sequence[str] = (), renames: bool = True
     ) -> list[FileChange]:
+        """Per-file changes between two revisions, in git's order."""
         base = ["diff", "--no-color", "--no-ext-diff", "-z", "-M" if renames else "--no-renames"]
         tail = [old, new, "--", *[normalize_path(p) for p in paths if normalize_path(p)]]
-        statuses = self.text(*base, "--name-status", *tail).split("\x00")
-        numstat = self.text(*base, "--numstat", *tail).split("\x00")
-        changes: list[FileChange] = []
-        counts: list[tuple[int, int, bool]] = []
-        i = 0
-        while i < len(numstat):
-            item = numstat[i]
-            if not item:
-                i += 1
-                continue
-            added, removed, rest = (item.split("\t", 2) + ["", ""])[:3]
-            binary = added == "-"
-            counts.append((0 if binary else int(added or 0), 0 if binary else int(removed or 0), binary))
-            i += 3 if rest == "" else 1  # renames: "a\tr\t" then old NUL new
-        i = 0
-        n = 0
-        while i < len(statuses):
-            code = statuses[i]
-            if not code:
-                i += 1
-                continue
-            letter = code[0]
-            if letter in "RC":
-                old_path, new_path = statuses[i + 1], statuses[i + 2]
-                i += 3
-                status = "renamed" if letter == "R" else "added"
-                if letter == "C":
-                    old_path = None  # type: ignore[assignment]
-            else:
-                p = statuses[i + 1]
-                i += 2
-                status = {"A": "added", "D": "removed"}.get(letter, "modified")
-                old_path = None if letter == "A" else p  # type: ignore[assignment]
-                new_path = None if letter == "D" else p  # type: ignore[assignment]
-            added, removed, binary = counts[n] if n < len(counts) else (0, 0, False)
-            n += 1
+        counts = _parse_numstat(self.text(*base, "--numstat", *tail).split("\x00"))
+        names = _parse_name_status(self.text(*base, "--name-status", *tail).split("\x00"))
+        changes = []
+        for index, (status, old_path, new_path) in enumerate(names):
+            added, removed, binary = counts[index] if index < len(counts) else (0, 0, False)
             changes.append(FileChange(status, old_path, new_path, added, removed, binary))
         return changes
+
+
+def _parse_numstat(items: list[str]) -> list[tuple[int, int, bool]]:
+    """``--numstat -z``: ``added\tremoved\tpath`` NUL, or for renames ``added\tremoved\t`` NUL
+    old NUL new."""
+    counts: list[tuple[int, int, bool]] = []
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if not item:
+            i += 1
+            continue
+        added, removed, rest = [*item.split("\t", 2), "", ""][:3]
+        binary = added == "-"
+        counts.append(
+            (0 if binary else int(added or 0), 0 if binary else int(removed or 0), binary)
+        )
+        i += 3 if rest == "" else 1
+    return counts
+
+
+def _parse_name_status(items: list[str]) -> list[tuple[str, str | None, str | None]]:
+    """``--name-status -z``: ``X`` NUL path, or ``Rnn``/``Cnn`` NUL old NUL new."""
+    out: list[tuple[str, str | None, str | None]] = []
+    i = 0
+    while i < len(items):
+        code = items[i]
+        if not code:
+            i += 1
+            continue
+        letter = code[0]
+        if letter in "RC" and i + 2 < len(items):
+            source, target = items[i + 1], items[i + 2]
+            i += 3
+            if letter == "R":
+                out.append(("renamed", source, target))
+            else:
+                out.append(("added", None, target))
+            continue
+        path = items[i + 1] if i + 1 < len(items) else ""
+        i += 2
+        if letter == "A":
+            out.append(("added", None, path))
+        elif letter == "D":
+            out.append(("removed", path, None))
+        else:
+            out.append(("modified", path, path))
+    return out

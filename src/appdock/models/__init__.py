@@ -12,6 +12,14 @@ from appdock.models.web_session import WebSession
 from appdock.models.workspace import Workspace
 
 __all__ = [
-    "AppPassword", "Base", "CommitStatus", "Event", "Membership", "Project", "Repository", "User",
-    "WebSession", "Workspace",
+    "AppPassword",
+    "Base",
+    "CommitStatus",
+    "Event",
+    "Membership",
+    "Project",
+    "Repository",
+    "User",
+    "WebSession",
+    "Workspace",
 ]

@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from appdock.models.base import Base, UTCDateTime, new_uuid
 from appdock.core.time import utc_now
+from appdock.models.base import Base, UTCDateTime, new_uuid
 
 
 class Event(Base):

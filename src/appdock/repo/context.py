@@ -23,7 +23,10 @@ class RepoContext:
 
 
 def load_context(
-    store: RepoStore, repo: Repository, *, workspace: Workspace | None = None,
+    store: RepoStore,
+    repo: Repository,
+    *,
+    workspace: Workspace | None = None,
     with_parent: bool = True,
 ) -> RepoContext:
     ws = workspace if workspace is not None and workspace.id == repo.workspace_id else None
@@ -53,11 +56,17 @@ def load_contexts(store: RepoStore, repos: list[Repository]) -> list[RepoContext
     )
     parent_projects = store.projects_by_ids(p.project_id for p in parents_rows.values())
 
-    def ctx_of(r: Repository, wss: dict[int, Workspace], users: dict[int, User],
-               projs: dict[int, Project], parent: RepoContext | None) -> RepoContext:
+    def ctx_of(
+        r: Repository,
+        wss: dict[int, Workspace],
+        users: dict[int, User],
+        projs: dict[int, Project],
+        parent: RepoContext | None,
+    ) -> RepoContext:
         ws = wss[r.workspace_id]
         return RepoContext(
-            repo=r, workspace=ws,
+            repo=r,
+            workspace=ws,
             owner=users.get(ws.owner_user_id) if ws.owner_user_id else None,
             project=projs.get(r.project_id) if r.project_id else None,
             parent=parent,

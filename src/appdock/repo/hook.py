@@ -54,3 +54,10 @@ def post_receive(stdin: str, env: Mapping[str, str] | None = None) -> int:
         engine.dispose()
     path.unlink(missing_ok=True)
     return 0
+
+
+def main() -> int:
+    """Entry point for ``python -m appdock hook post-receive``: reads stdin, never fails the
+    push. The caller registers the event subscribers first (``appdock.subscribers.register``)."""
+    logging.basicConfig(level=logging.WARNING, format="appdock hook: %(message)s")
+    return post_receive(sys.stdin.read())

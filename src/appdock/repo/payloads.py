@@ -12,22 +12,34 @@ from typing import Any
 
 from appdock.account.schemas import team_read, user_read
 from appdock.core.urls import Urls
-from appdock.git import Ref
+from appdock.git import Commit, Ref
 from appdock.models import CommitStatus, User, Workspace
+from appdock.repo.context import RepoContext
 from appdock.repo.schemas import (
-    RepoContext,
     branch_read,
     commit_read,
     commit_status_read,
     repository_read,
     tag_read,
 )
-from appdock.git import Commit
 
 Payload = dict[str, Any]
 
-_REPO_KEYS = ("type", "full_name", "name", "uuid", "scm", "website", "owner", "workspace",
-              "is_private", "project", "parent", "mainbranch", "links")
+_REPO_KEYS = (
+    "type",
+    "full_name",
+    "name",
+    "uuid",
+    "scm",
+    "website",
+    "owner",
+    "workspace",
+    "is_private",
+    "project",
+    "parent",
+    "mainbranch",
+    "links",
+)
 
 
 def actor_payload(user: User | None, workspace: Workspace | None, urls: Urls) -> Payload:
@@ -46,7 +58,10 @@ def repository_payload(ctx: RepoContext, urls: Urls) -> Payload:
     if "workspace" in out:
         ws = out["workspace"]
         out["workspace"] = {
-            "type": "workspace", "slug": ws["slug"], "name": ws["name"], "uuid": ws["uuid"],
+            "type": "workspace",
+            "slug": ws["slug"],
+            "name": ws["name"],
+            "uuid": ws["uuid"],
             "links": {k: ws["links"][k] for k in ("self", "html", "avatar")},
         }
     return out
@@ -93,10 +108,12 @@ def ref_payload(
 ) -> Payload:
     """A branch or tag as ``push.changes[].old/new`` carry it (target without repository)."""
     if ref.kind == "branch":
-        model = branch_read(ctx, ref, urls, users_by_email, with_repository=False)
-    else:
-        model = tag_read(ctx, ref, urls, users_by_email, with_repository=False)
-    return model.model_dump(mode="json", exclude_none=True)
+        return branch_read(ctx, ref, urls, users_by_email, with_repository=False).model_dump(
+            mode="json", exclude_none=True
+        )
+    return tag_read(ctx, ref, urls, users_by_email, with_repository=False).model_dump(
+        mode="json", exclude_none=True
+    )
 
 
 def commit_payload(
@@ -109,4 +126,8 @@ def commit_payload(
 
 def push_payload(ctx: RepoContext, actor: Payload, changes: list[Payload], urls: Urls) -> Payload:
     """``repo:push``: ``{actor, repository, push: {changes: [...]}}``."""
-    return {"actor": actor, "repository": repository_payload(ctx, urls), "push": {"changes": changes}}
+    return {
+        "actor": actor,
+        "repository": repository_payload(ctx, urls),
+        "push": {"changes": changes},
+    }

@@ -196,7 +196,7 @@ def install_hooks(git: GitRepo) -> None:
     git.install_hook("post-receive", HOOK_SCRIPT)
 
 
-# ---- building repo:push ----------------------------------------------------------------------------
+# ---- building repo:push -------------------------------------------------------------------------
 def _other_tips(git: GitRepo, ref: str) -> list[str]:
     out = git.text("for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags")
     tips = []
@@ -224,10 +224,7 @@ def push_change(
     forced = bool(old_commit and new_commit and not git.is_ancestor(old_commit, new_commit))
     hashes: list[str] = []
     if new_commit:
-        if old_commit:
-            exclude = [old_commit]
-        else:
-            exclude = _other_tips(git, update.ref)
+        exclude = [old_commit] if old_commit else _other_tips(git, update.ref)
         hashes = git.rev_list([new_commit], exclude, limit=MAX_PUSH_COMMITS + 1)
     commits = git.commits(hashes[:MAX_PUSH_COMMITS])
     store_users = users_by_email
@@ -258,8 +255,14 @@ def _authors(git: GitRepo, updates: Sequence[RefUpdate]) -> set[str]:
     for u in updates:
         for oid in (u.old, u.new):
             if oid != ZERO:
-                out = git.text("log", "--format=%ae", f"--max-count={MAX_PUSH_COMMITS + 2}",
-                               oid, "--", check=False)
+                out = git.text(
+                    "log",
+                    "--format=%ae",
+                    f"--max-count={MAX_PUSH_COMMITS + 2}",
+                    oid,
+                    "--",
+                    check=False,
+                )
                 emails.update(e.strip() for e in out.splitlines() if e.strip())
                 tag = git.run("cat-file", "-p", oid, check=False).stdout.decode(errors="replace")
                 for line in tag.splitlines():
@@ -326,9 +329,7 @@ def record_push(
     )
 
 
-def journal_ref_updates(
-    session: Session, settings: Settings, record: PushRecord
-) -> Path:
+def journal_ref_updates(session: Session, settings: Settings, record: PushRecord) -> Path:
     """Spool a ref change the host is about to make itself; the spool file is removed when the
     session's transaction commits (the event is then in the database). If the process dies
     between the git change and the commit, :func:`drain_spool` publishes it later.

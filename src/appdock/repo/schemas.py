@@ -14,8 +14,14 @@ from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appdock.account.schemas import TeamRead, UserRead, owner_read, user_read, workspace_read
-from appdock.account.schemas import WorkspaceRead
+from appdock.account.schemas import (
+    TeamRead,
+    UserRead,
+    WorkspaceRead,
+    owner_read,
+    user_read,
+    workspace_read,
+)
 from appdock.core.markup import rendered
 from appdock.core.time import isoformat
 from appdock.core.urls import Urls
@@ -336,14 +342,19 @@ def ref_links(ctx: RepoContext, kind: str, name: str, urls: Urls) -> Links:
     return {
         "self": urls.link(r.api("refs", collection) + "/" + quote(name, safe="/")),
         "commits": urls.link(r.api("commits") + "/" + quote(name, safe="/")),
-        "html": urls.link(r.html("commits", "branch" if kind == "branch" else "tag") + "/"
-                          + quote(name, safe="/")),
+        "html": urls.link(
+            r.html("commits", "branch" if kind == "branch" else "tag") + "/" + quote(name, safe="/")
+        ),
     }
 
 
 def branch_read(
-    ctx: RepoContext, ref: Ref, urls: Urls, users_by_email: Mapping[str, User] | None = None,
-    *, with_repository: bool = True,
+    ctx: RepoContext,
+    ref: Ref,
+    urls: Urls,
+    users_by_email: Mapping[str, User] | None = None,
+    *,
+    with_repository: bool = True,
 ) -> BranchRead:
     assert ref.commit is not None
     return BranchRead(
@@ -354,8 +365,12 @@ def branch_read(
 
 
 def tag_read(
-    ctx: RepoContext, ref: Ref, urls: Urls, users_by_email: Mapping[str, User] | None = None,
-    *, with_repository: bool = True,
+    ctx: RepoContext,
+    ref: Ref,
+    urls: Urls,
+    users_by_email: Mapping[str, User] | None = None,
+    *,
+    with_repository: bool = True,
 ) -> TagRead:
     assert ref.commit is not None
     users = users_by_email or {}
@@ -469,7 +484,8 @@ def diffstat_read(
         if path is None:
             return None
         return DiffstatFile(
-            path=path, escaped_path=path,
+            path=path,
+            escaped_path=path,
             links={"self": urls.link(r.path_api("src", rev, path))},
         )
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -109,9 +110,15 @@ class Actor:
 
     def identity(self) -> Identity:
         if self.user is not None:
-            return Identity(self.user.display_name, self.user.email or f"{self.user.username}@users.noreply")
+            return Identity(
+                self.user.display_name, self.user.email or f"{self.user.username}@users.noreply"
+            )
         name = self.workspace.name if self.workspace else "appdock"
         return Identity(name, "noreply@appdock.invalid")
+
+
+def _move(source: Path, target: Path) -> None:
+    source.replace(target)
 
 
 class RepoService:
@@ -199,7 +206,7 @@ class RepoService:
         return self.store.role_of(ws.id, subject.user_id) is not None
 
     # ---- listing -------------------------------------------------------------------------------
-    def list(
+    def list_repositories(
         self,
         subject: AuthSubject,
         *,
@@ -232,9 +239,14 @@ class RepoService:
                 raise BadRequest("after: must be an ISO 8601 date", field="after") from exc
         conditions = [self.store.query_condition(bbql.parse(q))] if q else []
         rows, total = self.store.list_readable(
-            subject, offset=offset, limit=limit,
-            workspace_id=workspace.id if workspace else None, role=role,
-            conditions=conditions, sort=sort, after=after_dt,
+            subject,
+            offset=offset,
+            limit=limit,
+            workspace_id=workspace.id if workspace else None,
+            role=role,
+            conditions=conditions,
+            sort=sort,
+            after=after_dt,
             fork_of_id=fork_of.id if fork_of else None,
         )
         return load_contexts(self.store, rows), total
@@ -284,23 +296,31 @@ class RepoService:
                 raise NotFound(f"workspace {ws.slug!r} not found")
             raise Forbidden(f"you cannot create repositories in workspace {ws.slug!r}")
         if self.store.slug_taken(ws.id, slug):
-            raise BadRequest(
-                f"slug: repository {ws.slug}/{slug} already exists", field="slug"
-            )
+            raise BadRequest(f"slug: repository {ws.slug}/{slug} already exists", field="slug")
         name = (name or slug).strip() or slug
         project = self._project(ws, project_key)
         repo = Repository(
-            workspace_id=ws.id, project_id=project.id if project else None, slug=slug, name=name,
-            description=description or "", is_private=is_private, fork_policy=fork_policy,
-            language=language or "", website=website or "", has_issues=has_issues,
-            has_wiki=has_wiki, fork_of_id=fork_of.id if fork_of else None, mainbranch=mainbranch,
+            workspace_id=ws.id,
+            project_id=project.id if project else None,
+            slug=slug,
+            name=name,
+            description=description or "",
+            is_private=is_private,
+            fork_policy=fork_policy,
+            language=language or "",
+            website=website or "",
+            has_issues=has_issues,
+            has_wiki=has_wiki,
+            fork_of_id=fork_of.id if fork_of else None,
+            mainbranch=mainbranch,
         )
         try:
             with self.session.begin_nested():
                 self.session.add(repo)
         except IntegrityError as exc:
-            raise BadRequest(f"slug: repository {ws.slug}/{slug} already exists",
-                             field="slug") from exc
+            raise BadRequest(
+                f"slug: repository {ws.slug}/{slug} already exists", field="slug"
+            ) from exc
         path = repo_path(self.settings, repo)
         on_rollback(self.session, lambda: shutil.rmtree(path, ignore_errors=True))
         try:
@@ -320,7 +340,10 @@ class RepoService:
         ctx = load_context(self.store, repo, workspace=ws)
         actor = self.actor(subject)
         publish(
-            self.session, EventKey.REPO_CREATED, workspace_id=ws.id, repository_id=repo.id,
+            self.session,
+            EventKey.REPO_CREATED,
+            workspace_id=ws.id,
+            repository_id=repo.id,
             actor_user_id=actor.user_id,
             payload=payloads.repo_event_payload(ctx, self.actor_payload(actor), self.urls),
         )
@@ -396,16 +419,20 @@ class RepoService:
             with self.session.begin_nested():
                 self.session.flush()
         except IntegrityError as exc:
-            raise BadRequest("slug: a repository with that slug already exists",
-                             field="slug") from exc
+            raise BadRequest(
+                "slug: a repository with that slug already exists", field="slug"
+            ) from exc
         new_ctx = load_context(self.store, repo, workspace=ctx.workspace)
         if "slug" in changes:
             changes["full_name"] = (old_full_name, new_ctx.full_name)
             changes["links"] = (old_links, payloads.repository_payload(new_ctx, self.urls)["links"])
         actor = self.actor(subject)
         publish(
-            self.session, EventKey.REPO_UPDATED, workspace_id=repo.workspace_id,
-            repository_id=repo.id, actor_user_id=actor.user_id,
+            self.session,
+            EventKey.REPO_UPDATED,
+            workspace_id=repo.workspace_id,
+            repository_id=repo.id,
+            actor_user_id=actor.user_id,
             payload=payloads.repo_updated_payload(
                 new_ctx, self.actor_payload(actor), changes, self.urls
             ),
@@ -418,8 +445,11 @@ class RepoService:
         repo = ctx.repo
         actor = self.actor(subject)
         publish(
-            self.session, EventKey.REPO_DELETED, workspace_id=repo.workspace_id,
-            repository_id=repo.id, actor_user_id=actor.user_id,
+            self.session,
+            EventKey.REPO_DELETED,
+            workspace_id=repo.workspace_id,
+            repository_id=repo.id,
+            actor_user_id=actor.user_id,
             payload=payloads.repo_event_payload(ctx, self.actor_payload(actor), self.urls),
         )
         path = repo_path(self.settings, repo)
@@ -429,7 +459,7 @@ class RepoService:
             trash.parent.mkdir(parents=True, exist_ok=True)
             path.replace(trash)
             on_commit(self.session, lambda: shutil.rmtree(trash, ignore_errors=True))
-            on_rollback(self.session, lambda: trash.replace(path))
+            on_rollback(self.session, lambda: _move(trash, path))
 
     def fork(
         self,
@@ -464,30 +494,46 @@ class RepoService:
                 "is_private: a fork of this repository must be private", field="is_private"
             )
         ctx = self.create(
-            subject, target, slug or src.slug, name=name or src.name,
+            subject,
+            target,
+            slug or src.slug,
+            name=name or src.name,
             description=src.description if description is None else description,
-            is_private=private, project_key=project_key,
-            fork_policy=fork_policy or src.fork_policy, language=src.language,
-            website=src.website, has_issues=src.has_issues, has_wiki=src.has_wiki,
-            fork_of=src, mainbranch=src.mainbranch,
+            is_private=private,
+            project_key=project_key,
+            fork_policy=fork_policy or src.fork_policy,
+            language=src.language,
+            website=src.website,
+            has_issues=src.has_issues,
+            has_wiki=src.has_wiki,
+            fork_of=src,
+            mainbranch=src.mainbranch,
         )
         actor = self.actor(subject)
         publish(
-            self.session, EventKey.REPO_FORK, workspace_id=src.workspace_id,
-            repository_id=src.id, actor_user_id=actor.user_id,
+            self.session,
+            EventKey.REPO_FORK,
+            workspace_id=src.workspace_id,
+            repository_id=src.id,
+            actor_user_id=actor.user_id,
             payload=payloads.repo_fork_payload(source, ctx, self.actor_payload(actor), self.urls),
         )
         return ctx
 
     # ---- refs made by the host -----------------------------------------------------------------
     def _ref_change(
-        self, subject: AuthSubject, ctx: RepoContext, update: RefUpdate,
+        self,
+        subject: AuthSubject,
+        ctx: RepoContext,
+        update: RefUpdate,
         apply: Any,
     ) -> None:
         """Journal, apply with git (compare-and-swap), then publish ``repo:push`` in the session."""
         actor = self.actor(subject)
         record = PushRecord(
-            repository_id=ctx.repo.id, updates=[update], actor_user_id=actor.user_id,
+            repository_id=ctx.repo.id,
+            updates=[update],
+            actor_user_id=actor.user_id,
             actor_workspace_id=actor.workspace.id if actor.workspace else None,
         )
         path = journal_ref_updates(self.session, self.settings, record)
@@ -508,8 +554,9 @@ class RepoService:
     def _target(self, git: GitRepo, target: str) -> str:
         found = git.resolve(target)
         if found is None:
-            raise BadRequest(f"target.hash: {target!r} is not a commit in this repository",
-                             field="target.hash")
+            raise BadRequest(
+                f"target.hash: {target!r} is not a commit in this repository", field="target.hash"
+            )
         return found
 
     def create_branch(self, subject: AuthSubject, ctx: RepoContext, name: str, target: str) -> Ref:
@@ -520,8 +567,12 @@ class RepoService:
         if git.branch(name) is not None:
             raise BadRequest(f"name: branch {name!r} already exists", field="name")
         ref = f"refs/heads/{name}"
-        self._ref_change(subject, ctx, RefUpdate(ZERO, commit, ref),
-                         lambda: git.update_ref(ref, commit, ZERO, reason="branch created"))
+        self._ref_change(
+            subject,
+            ctx,
+            RefUpdate(ZERO, commit, ref),
+            lambda: git.update_ref(ref, commit, ZERO, reason="branch created"),
+        )
         found = git.branch(name)
         assert found is not None
         return found
@@ -533,13 +584,22 @@ class RepoService:
         if branch is None:
             raise NotFound(f"branch {name!r} not found")
         if name == ctx.repo.mainbranch:
-            raise BadRequest(f"name: {name!r} is the main branch and cannot be deleted",
-                             field="name")
-        self._ref_change(subject, ctx, RefUpdate(branch.object, ZERO, branch.full),
-                         lambda: git.delete_ref(branch.full, branch.object))
+            raise BadRequest(
+                f"name: {name!r} is the main branch and cannot be deleted", field="name"
+            )
+        self._ref_change(
+            subject,
+            ctx,
+            RefUpdate(branch.object, ZERO, branch.full),
+            lambda: git.delete_ref(branch.full, branch.object),
+        )
 
     def create_tag(
-        self, subject: AuthSubject, ctx: RepoContext, name: str, target: str,
+        self,
+        subject: AuthSubject,
+        ctx: RepoContext,
+        name: str,
+        target: str,
         message: str | None = None,
     ) -> Ref:
         self.require(subject, ctx.repo, Permission.WRITE)
@@ -552,8 +612,12 @@ class RepoService:
         if message:
             oid = git.create_annotated_tag(name, commit, message, self.actor(subject).identity())
         ref = f"refs/tags/{name}"
-        self._ref_change(subject, ctx, RefUpdate(ZERO, oid, ref),
-                         lambda: git.update_ref(ref, oid, ZERO, reason="tag created"))
+        self._ref_change(
+            subject,
+            ctx,
+            RefUpdate(ZERO, oid, ref),
+            lambda: git.update_ref(ref, oid, ZERO, reason="tag created"),
+        )
         found = git.tag(name)
         assert found is not None
         return found
@@ -564,8 +628,12 @@ class RepoService:
         tag = git.tag(name)
         if tag is None:
             raise NotFound(f"tag {name!r} not found")
-        self._ref_change(subject, ctx, RefUpdate(tag.object, ZERO, tag.full),
-                         lambda: git.delete_ref(tag.full, tag.object))
+        self._ref_change(
+            subject,
+            ctx,
+            RefUpdate(tag.object, ZERO, tag.full),
+            lambda: git.delete_ref(tag.full, tag.object),
+        )
 
     # ---- build statuses ------------------------------------------------------------------------
     def resolve_commit(self, ctx: RepoContext, rev: str) -> str:
@@ -596,7 +664,9 @@ class RepoService:
         created = row is None
         if row is None:
             row = CommitStatus(
-                repository_id=ctx.repo.id, commit_hash=commit_hash, key=key,
+                repository_id=ctx.repo.id,
+                commit_hash=commit_hash,
+                key=key,
                 creator_user_id=subject.user_id,
             )
             self.session.add(row)
@@ -610,8 +680,9 @@ class RepoService:
             with self.session.begin_nested():
                 self.session.flush()
         except IntegrityError as exc:
-            raise BadRequest(f"key: a status {key!r} was reported at the same time; retry",
-                             field="key") from exc
+            raise BadRequest(
+                f"key: a status {key!r} was reported at the same time; retry", field="key"
+            ) from exc
         self._status_event(subject, ctx, row, created)
         return row, created
 
@@ -653,9 +724,14 @@ class RepoService:
         self, subject: AuthSubject, ctx: RepoContext, row: CommitStatus, created: bool
     ) -> None:
         actor = self.actor(subject)
-        key = EventKey.REPO_COMMIT_STATUS_CREATED if created else EventKey.REPO_COMMIT_STATUS_UPDATED
+        key = (
+            EventKey.REPO_COMMIT_STATUS_CREATED if created else EventKey.REPO_COMMIT_STATUS_UPDATED
+        )
         publish(
-            self.session, key, workspace_id=ctx.repo.workspace_id, repository_id=ctx.repo.id,
+            self.session,
+            key,
+            workspace_id=ctx.repo.workspace_id,
+            repository_id=ctx.repo.id,
             actor_user_id=actor.user_id,
             payload=payloads.commit_status_payload(ctx, row, self.actor_payload(actor), self.urls),
         )

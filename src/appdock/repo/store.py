@@ -56,8 +56,14 @@ def _date(field: str, column: InstrumentedAttribute[datetime]) -> Callable[[str,
             when = datetime.fromisoformat(str(value))
         except ValueError as exc:
             raise BadRequest(f"q: {field!r} compares with an ISO 8601 date", field="q") from exc
-        ops = {">": column > when, ">=": column >= when, "<": column < when,
-               "<=": column <= when, "=": column == when, "!=": column != when}
+        ops = {
+            ">": column > when,
+            ">=": column >= when,
+            "<": column < when,
+            "<=": column <= when,
+            "=": column == when,
+            "!=": column != when,
+        }
         if op not in ops:
             raise _unsupported(field, op)
         return ops[op]
@@ -79,7 +85,7 @@ class RepoStore:
 
     # ---- access --------------------------------------------------------------------------------
     @staticmethod
-    def _member_workspaces(user_id: int, roles: Sequence[str] | None = None) -> Select[tuple[int]]:
+    def _member_workspaces(user_id: int, roles: Sequence[str] | None = None) -> Select[Any]:
         stmt = select(Membership.workspace_id).where(Membership.user_id == user_id)
         if roles is not None:
             stmt = stmt.where(Membership.role.in_(roles))
@@ -113,7 +119,7 @@ class RepoStore:
             return false()
         return or_(*conditions)
 
-    def readable(self, subject: AuthSubject, role: str | None = None) -> Select[tuple[Repository]]:
+    def readable(self, subject: AuthSubject, role: str | None = None) -> Select[Any]:
         return select(Repository).where(self.readable_condition(subject, role))
 
     def role_of(self, workspace_id: int, user_id: int | None) -> str | None:
@@ -145,6 +151,26 @@ class RepoStore:
     def project(self, workspace_id: int, key: str) -> Project | None:
         return self.session.scalar(
             select(Project).where(Project.workspace_id == workspace_id, Project.key == key)
+        )
+
+    def projects_of(self, workspace_id: int) -> list[Project]:
+        return list(
+            self.session.scalars(
+                select(Project)
+                .where(Project.workspace_id == workspace_id)
+                .order_by(Project.is_default.desc(), Project.key)
+            )
+        )
+
+    def member_workspaces(self, user_id: int) -> list[Workspace]:
+        """Workspaces a user belongs to (where they may create repositories): personal first."""
+        return list(
+            self.session.scalars(
+                select(Workspace)
+                .join(Membership, Membership.workspace_id == Workspace.id)
+                .where(Membership.user_id == user_id)
+                .order_by(Workspace.kind.desc(), Workspace.slug)
+            )
         )
 
     def default_project(self, workspace_id: int) -> Project | None:
@@ -254,21 +280,25 @@ class RepoStore:
         for condition in conditions:
             stmt = stmt.where(condition)
         total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        order = []
+        order: list[Any] = []
         if sort:
             desc = sort.startswith("-")
             column = self._SORTS[sort.lstrip("-")]
             order.append(column.desc() if desc else column.asc())
         order += [Repository.workspace_id, Repository.slug]
-        rows = self.session.scalars(stmt.order_by(*order).offset(offset).limit(limit))
-        return list(rows), total
+        rows: list[Repository] = list(
+            self.session.scalars(stmt.order_by(*order).offset(offset).limit(limit))
+        )
+        return rows, total
 
     @classmethod
     def sort_fields(cls) -> tuple[str, ...]:
         return tuple(cls._SORTS)
 
     def forks_of(self, repo_id: int) -> list[Repository]:
-        return list(self.session.scalars(select(Repository).where(Repository.fork_of_id == repo_id)))
+        return list(
+            self.session.scalars(select(Repository).where(Repository.fork_of_id == repo_id))
+        )
 
     def query_condition(self, node: bbql.Node) -> ColumnElement[bool]:
         """A ``q=`` filter on repositories as SQL."""
@@ -283,10 +313,13 @@ class RepoStore:
             if op in ("=", "!="):
                 cond = and_(
                     Repository.slug == slug,
-                    Repository.workspace_id.in_(select(Workspace.id).where(Workspace.slug == ws_slug)),
+                    Repository.workspace_id.in_(
+                        select(Workspace.id).where(Workspace.slug == ws_slug)
+                    ),
                 )
                 return cond if op == "=" else not_(cond)
-            return _text("full_name", Repository.slug)(op, slug or ws_slug)
+            partial: ColumnElement[bool] = _text("full_name", Repository.slug)(op, slug or ws_slug)
+            return partial
 
         fields: dict[str, Callable[[str, bbql.Value], Any]] = {
             "name": _text("name", Repository.name),
@@ -300,7 +333,8 @@ class RepoStore:
             "created_on": _date("created_on", Repository.created_at),
             "updated_on": _date("updated_on", Repository.updated_at),
         }
-        return bbql.to_sql(node, fields, and_, or_)  # type: ignore[no-any-return]
+        condition: ColumnElement[bool] = bbql.to_sql(node, fields, and_, or_)
+        return condition
 
     # ---- build statuses ------------------------------------------------------------------------
     def status(self, repo_id: int, commit_hash: str, key: str) -> CommitStatus | None:
