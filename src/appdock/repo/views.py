@@ -192,17 +192,17 @@ def repo_nav_items(request: Request, repo: RepoView, active: str) -> list[dict[s
             "key": "overview",
             "label": "Source",
             "href": f"{base}/src/{quote(repo.mainbranch or '', safe='/')}".rstrip("/"),
-            "icon": "◧",
+            "icon": "source",
         },
-        {"key": "commits", "label": "Commits", "href": f"{base}/commits", "icon": "◉"},
-        {"key": "branches", "label": "Branches", "href": f"{base}/branches", "icon": "⑂"},
+        {"key": "commits", "label": "Commits", "href": f"{base}/commits", "icon": "commits"},
+        {"key": "branches", "label": "Branches", "href": f"{base}/branches", "icon": "branches"},
         {
             "key": "pullrequests",
             "label": "Pull requests",
             "href": f"{base}/pull-requests",
-            "icon": "⇄",
+            "icon": "pullrequests",
         },
-        {"key": "issues", "label": "Issues", "href": f"{base}/issues", "icon": "◎"},
+        {"key": "issues", "label": "Issues", "href": f"{base}/issues", "icon": "issues"},
     ]
     if repo.mainbranch is None:
         items[0]["href"] = base
@@ -220,7 +220,7 @@ def repo_nav_items(request: Request, repo: RepoView, active: str) -> list[dict[s
                 "key": "settings",
                 "label": "Repository settings",
                 "href": f"{base}/admin",
-                "icon": "⚙",
+                "icon": "settings",
             }
         )
     for item in items:
