@@ -25,6 +25,8 @@ from appdock.config import Settings
 from appdock.core.db import make_engine, make_session_factory
 from appdock.core.errors import AppdockError
 from appdock.core.urls import Urls
+from appdock.issue import routes as issue_routes
+from appdock.pullrequest import routes as pullrequest_routes
 from appdock.repo import githttp
 from appdock.repo import routes as repo_routes
 from appdock.repo import views as repo_views
@@ -106,7 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for key, value in state.items():
         setattr(app.state, key, value)
 
-    api = create_api([account_routes.router, repo_routes.router], state)
+    api = create_api(
+        [account_routes.router, repo_routes.router, pullrequest_routes.router, issue_routes.router],
+        state,
+    )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:

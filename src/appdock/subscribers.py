@@ -10,3 +10,7 @@ from __future__ import annotations
 
 def register() -> None:
     """Register every subscriber with :func:`appdock.event.service.subscribe` (idempotent)."""
+    from appdock.pullrequest.service import track_push
+    from appdock.repo.push import on_push
+
+    on_push(track_push)

@@ -4,8 +4,15 @@ from appdock.models.app_password import AppPassword
 from appdock.models.base import Base
 from appdock.models.commit_status import CommitStatus
 from appdock.models.event import Event
+from appdock.models.issue import Issue
+from appdock.models.issue_change import IssueChange
+from appdock.models.issue_comment import IssueComment
 from appdock.models.membership import Membership
 from appdock.models.project import Project
+from appdock.models.pullrequest import PullRequest
+from appdock.models.pullrequest_comment import PullRequestComment
+from appdock.models.pullrequest_participant import PullRequestParticipant
+from appdock.models.pullrequest_task import PullRequestTask
 from appdock.models.repository import Repository
 from appdock.models.user import User
 from appdock.models.web_session import WebSession
@@ -16,8 +23,15 @@ __all__ = [
     "Base",
     "CommitStatus",
     "Event",
+    "Issue",
+    "IssueChange",
+    "IssueComment",
     "Membership",
     "Project",
+    "PullRequest",
+    "PullRequestComment",
+    "PullRequestParticipant",
+    "PullRequestTask",
     "Repository",
     "User",
     "WebSession",

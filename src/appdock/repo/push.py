@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,22 @@ def repo_path(settings: Settings, repo: Repository) -> Path:
 
 def git_for(settings: Settings, repo: Repository) -> GitRepo:
     return GitRepo(repo_path(settings, repo))
+
+
+# ---- listeners ---------------------------------------------------------------------------------
+# fn(session, settings, event) runs after every repo:push is published, in the same transaction
+# (the pull request domain follows source and destination branches this way). Unlike a plain
+# event subscriber it gets the settings, so it can reach the repositories on disk. It must not
+# raise for a push git already accepted: catch, log, move on.
+PushListener = Callable[[Session, Settings, Event], None]
+_push_listeners: list[PushListener] = []
+
+
+def on_push(fn: PushListener) -> PushListener:
+    """Register ``fn`` to run after every published ``repo:push`` (idempotent)."""
+    if fn not in _push_listeners:
+        _push_listeners.append(fn)
+    return fn
 
 
 # ---- the spool -----------------------------------------------------------------------------------
@@ -318,7 +334,7 @@ def record_push(
         store.workspace_by_id(record.actor_workspace_id) if record.actor_workspace_id else None
     )
     actor = payloads.actor_payload(user, acting_ws, urls)
-    return publish(
+    event = publish(
         session,
         EventKey.REPO_PUSH,
         workspace_id=repo.workspace_id,
@@ -327,6 +343,9 @@ def record_push(
         payload=payloads.push_payload(ctx, actor, changes, urls),
         uuid=record.uuid,
     )
+    for listener in tuple(_push_listeners):
+        listener(session, settings, event)
+    return event
 
 
 def journal_ref_updates(session: Session, settings: Settings, record: PushRecord) -> Path:

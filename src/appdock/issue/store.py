@@ -1,0 +1,236 @@
+"""Every query of the issue tracker: issues, their comments and change records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, select
+from sqlalchemy.orm import Session
+
+from appdock.core import bbql
+from appdock.core.errors import BadRequest
+from appdock.models import Issue, IssueChange, IssueComment, Repository, User
+
+PRIORITY_ORDER = ("trivial", "minor", "major", "critical", "blocker")
+
+
+def _unsupported(field: str, op: str) -> BadRequest:
+    return BadRequest(f"q: operator {op!r} is not supported for {field!r}", field="q")
+
+
+def _text_cmp(field: str, column: Any) -> Any:
+    def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
+        text = "" if value is None else str(value)
+        if op == "=":
+            return column == text  # type: ignore[no-any-return]
+        if op == "!=":
+            return column != text  # type: ignore[no-any-return]
+        if op in ("~", "!~"):
+            cond = func.lower(column).contains(text.lower(), autoescape=True)
+            return cond if op == "~" else not_(cond)
+        raise _unsupported(field, op)
+
+    return compile_cmp
+
+
+def _int_cmp(field: str, column: Any) -> Any:
+    def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BadRequest(f"q: {field!r} compares with a number", field="q")
+        ops = {
+            "=": column == value,
+            "!=": column != value,
+            ">": column > value,
+            ">=": column >= value,
+            "<": column < value,
+            "<=": column <= value,
+        }
+        if op not in ops:
+            raise _unsupported(field, op)
+        return ops[op]  # type: ignore[no-any-return]
+
+    return compile_cmp
+
+
+def _user_cmp(field: str, fk: Any, attr: Any) -> Any:
+    def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
+        if value is None and op in ("=", "!="):
+            return fk.is_(None) if op == "=" else fk.is_not(None)  # type: ignore[no-any-return]
+        inner = _text_cmp(field, attr)(op.replace("!", ""), value)
+        cond = fk.in_(select(User.id).where(inner))
+        return not_(cond) if op.startswith("!") else cond  # type: ignore[no-any-return]
+
+    return compile_cmp
+
+
+class IssueStore:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, obj: object) -> None:
+        self.session.add(obj)
+        self.session.flush()
+
+    def delete(self, obj: object) -> None:
+        self.session.delete(obj)
+        self.session.flush()
+
+    # ---- issues --------------------------------------------------------------------------------
+    def lock_repository(self, repo_id: int) -> None:
+        self.session.execute(
+            select(Repository.id).where(Repository.id == repo_id).with_for_update()
+        )
+
+    def next_number(self, repo_id: int) -> int:
+        current = self.session.scalar(
+            select(func.max(Issue.number)).where(Issue.repository_id == repo_id)
+        )
+        return (current or 0) + 1
+
+    def get(self, repo_id: int, number: int) -> Issue | None:
+        return self.session.scalar(
+            select(Issue).where(Issue.repository_id == repo_id, Issue.number == number)
+        )
+
+    def query_condition(self, node: bbql.Node) -> ColumnElement[bool]:
+        fields = {
+            "id": _int_cmp("id", Issue.number),
+            "title": _text_cmp("title", Issue.title),
+            "content.raw": _text_cmp("content.raw", Issue.content),
+            "state": _text_cmp("state", Issue.state),
+            "kind": _text_cmp("kind", Issue.kind),
+            "priority": _text_cmp("priority", Issue.priority),
+            "votes": _int_cmp("votes", Issue.votes),
+            "assignee.uuid": _user_cmp("assignee.uuid", Issue.assignee_user_id, User.uuid),
+            "assignee.account_id": _user_cmp(
+                "assignee.account_id", Issue.assignee_user_id, User.account_id
+            ),
+            "assignee.username": _user_cmp(
+                "assignee.username", Issue.assignee_user_id, User.username
+            ),
+            "reporter.uuid": _user_cmp("reporter.uuid", Issue.reporter_user_id, User.uuid),
+            "reporter.account_id": _user_cmp(
+                "reporter.account_id", Issue.reporter_user_id, User.account_id
+            ),
+            "reporter.username": _user_cmp(
+                "reporter.username", Issue.reporter_user_id, User.username
+            ),
+        }
+        condition: ColumnElement[bool] = bbql.to_sql(node, fields, and_, or_)
+        return condition
+
+    _SORTS: dict[str, Any] = {
+        "id": Issue.number,
+        "created_on": Issue.created_at,
+        "updated_on": Issue.updated_at,
+        "title": Issue.title,
+        "state": Issue.state,
+        "kind": Issue.kind,
+        "votes": Issue.votes,
+        "priority": case(
+            {p: i for i, p in enumerate(PRIORITY_ORDER)}, value=Issue.priority, else_=-1
+        ),
+    }
+
+    @classmethod
+    def sort_fields(cls) -> tuple[str, ...]:
+        return tuple(cls._SORTS)
+
+    def list(
+        self,
+        repo_id: int,
+        *,
+        conditions: Sequence[ColumnElement[bool]] = (),
+        states: Sequence[str] = (),
+        sort: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[Issue], int]:
+        stmt: Select[Any] = select(Issue).where(Issue.repository_id == repo_id)
+        if states:
+            stmt = stmt.where(Issue.state.in_(list(states)))
+        for condition in conditions:
+            stmt = stmt.where(condition)
+        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        order: list[Any] = []
+        if sort:
+            column = self._SORTS[sort.lstrip("-")]
+            order.append(column.desc() if sort.startswith("-") else column.asc())
+        order.append(Issue.number.desc())
+        rows = list(self.session.scalars(stmt.order_by(*order).offset(offset).limit(limit)))
+        return rows, total
+
+    def count_by_state(self, repo_id: int) -> dict[str, int]:
+        rows = self.session.execute(
+            select(Issue.state, func.count())
+            .where(Issue.repository_id == repo_id)
+            .group_by(Issue.state)
+        ).all()
+        return {state: int(n) for state, n in rows}
+
+    # ---- comments ------------------------------------------------------------------------------
+    def comment(self, issue_id: int, comment_id: int) -> IssueComment | None:
+        return self.session.scalar(
+            select(IssueComment).where(
+                IssueComment.issue_id == issue_id, IssueComment.id == comment_id
+            )
+        )
+
+    def comments(
+        self, issue_id: int, *, offset: int = 0, limit: int = 100
+    ) -> tuple[list[IssueComment], int]:
+        stmt = select(IssueComment).where(IssueComment.issue_id == issue_id)
+        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self.session.scalars(
+            stmt.order_by(IssueComment.created_at, IssueComment.id).offset(offset).limit(limit)
+        )
+        return list(rows), total
+
+    def comment_counts(self, issue_ids: Iterable[int]) -> dict[int, int]:
+        wanted = set(issue_ids)
+        if not wanted:
+            return {}
+        rows = self.session.execute(
+            select(IssueComment.issue_id, func.count())
+            .where(IssueComment.issue_id.in_(wanted))
+            .group_by(IssueComment.issue_id)
+        ).all()
+        return {i: int(n) for i, n in rows}
+
+    # ---- changes -------------------------------------------------------------------------------
+    def changes(
+        self, issue_id: int, *, offset: int = 0, limit: int = 100
+    ) -> tuple[list[IssueChange], int]:
+        stmt = select(IssueChange).where(IssueChange.issue_id == issue_id)
+        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self.session.scalars(stmt.order_by(IssueChange.id).offset(offset).limit(limit))
+        return list(rows), total
+
+    def change(self, issue_id: int, change_id: int) -> IssueChange | None:
+        return self.session.scalar(
+            select(IssueChange).where(IssueChange.issue_id == issue_id, IssueChange.id == change_id)
+        )
+
+    def comments_by_ids(self, ids: Iterable[int | None]) -> dict[int, IssueComment]:
+        wanted = {i for i in ids if i is not None}
+        if not wanted:
+            return {}
+        rows = self.session.scalars(select(IssueComment).where(IssueComment.id.in_(wanted)))
+        return {c.id: c for c in rows}
+
+    # ---- users ---------------------------------------------------------------------------------
+    def users_by_ids(self, ids: Iterable[int | None]) -> dict[int, User]:
+        wanted = {i for i in ids if i is not None}
+        if not wanted:
+            return {}
+        return {u.id: u for u in self.session.scalars(select(User).where(User.id.in_(wanted)))}
+
+    def user_by_reference(self, ref: str) -> User | None:
+        """A user named by uuid, account id or username."""
+        return self.session.scalar(
+            select(User).where(
+                or_(User.uuid == ref, User.account_id == ref, User.username == ref),
+                User.is_active.is_(True),
+            )
+        )
