@@ -26,7 +26,9 @@ from appdock.core.db import make_engine, make_session_factory
 from appdock.core.errors import AppdockError
 from appdock.core.urls import Urls
 from appdock.issue import routes as issue_routes
+from appdock.issue import views as issue_views
 from appdock.pullrequest import routes as pullrequest_routes
+from appdock.pullrequest import views as pullrequest_views
 from appdock.repo import githttp
 from appdock.repo import routes as repo_routes
 from appdock.repo import views as repo_views
@@ -129,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(account_views.router)
     app.include_router(repo_views.router)
+    app.include_router(pullrequest_views.router)
+    app.include_router(issue_views.router)
     app.router.routes.extend(githttp.git_routes())
     # Catch-all page routes (/{workspace}, /{workspace}/{repo}) come last so specific paths win.
     app.include_router(account_views.workspace_router)

@@ -80,7 +80,9 @@ def list_issues(
     state: Annotated[list[str], Query()] = [],  # noqa: B006
 ) -> Paginated[IssueRead]:
     repo = svc.repository(workspace, repo_slug, grant.subject)
-    rows, total = svc.list(repo, q=q, sort=sort, states=state, offset=page.offset, limit=page.limit)
+    rows, total = svc.search(
+        repo, q=q, sort=sort, states=state, offset=page.offset, limit=page.limit
+    )
     return page.envelope([schemas.issue_read(c, urls) for c in rows], total)
 
 

@@ -73,7 +73,7 @@ class IssueService:
         self.session.flush()
         return load_issue(self.store, ctx.repo, ctx.issue)
 
-    def list(
+    def search(
         self,
         repo: RepoContext,
         *,
@@ -96,7 +96,7 @@ class IssueService:
                 + ", ".join(self.store.sort_fields()),
                 field="sort",
             )
-        rows, total = self.store.list(
+        rows, total = self.store.search(
             repo.repo.id,
             conditions=conditions,
             states=states or (),
@@ -112,6 +112,10 @@ class IssueService:
     @staticmethod
     def open_states() -> tuple[str, ...]:
         return OPEN_STATES
+
+    def member_users(self, repo: RepoContext) -> list[User]:
+        """People an issue can be assigned to from the pages: the workspace's members."""
+        return self.store.members(repo.repo.workspace_id)
 
     # ---- helpers -------------------------------------------------------------------------------
     def _require(self, subject: AuthSubject, repo: RepoContext, scope: Scope) -> Permission:

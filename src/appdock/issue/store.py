@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from appdock.core import bbql
 from appdock.core.errors import BadRequest
-from appdock.models import Issue, IssueChange, IssueComment, Repository, User
+from appdock.models import Issue, IssueChange, IssueComment, Membership, Repository, User
 
 PRIORITY_ORDER = ("trivial", "minor", "major", "critical", "blocker")
 
@@ -137,7 +137,7 @@ class IssueStore:
     def sort_fields(cls) -> tuple[str, ...]:
         return tuple(cls._SORTS)
 
-    def list(
+    def search(
         self,
         repo_id: int,
         *,
@@ -225,6 +225,16 @@ class IssueStore:
         if not wanted:
             return {}
         return {u.id: u for u in self.session.scalars(select(User).where(User.id.in_(wanted)))}
+
+    def members(self, workspace_id: int) -> list[User]:
+        return list(
+            self.session.scalars(
+                select(User)
+                .join(Membership, Membership.user_id == User.id)
+                .where(Membership.workspace_id == workspace_id, User.is_active.is_(True))
+                .order_by(User.display_name)
+            )
+        )
 
     def user_by_reference(self, ref: str) -> User | None:
         """A user named by uuid, account id or username."""

@@ -119,7 +119,9 @@ def list_pullrequests(
     sort: str | None = None,
 ) -> Paginated[PullRequestRead]:
     dest = svc.repository(workspace, repo_slug, grant.subject)
-    rows, total = svc.list(dest, states=state, q=q, sort=sort, offset=page.offset, limit=page.limit)
+    rows, total = svc.search(
+        dest, states=state, q=q, sort=sort, offset=page.offset, limit=page.limit
+    )
     return page.envelope([schemas.pullrequest_read(c, urls) for c in rows], total)
 
 

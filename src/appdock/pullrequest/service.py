@@ -133,7 +133,7 @@ class PullRequestService:
         self.session.flush()
         return self.context(ctx.destination, ctx.pr)
 
-    def list(
+    def search(
         self,
         dest: RepoContext,
         *,
@@ -163,7 +163,7 @@ class PullRequestService:
                 + ", ".join(self.store.sort_fields()),
                 field="sort",
             )
-        rows, total = self.store.list(
+        rows, total = self.store.search(
             dest.repo.id,
             states=wanted,
             conditions=conditions,
@@ -298,14 +298,14 @@ class PullRequestService:
                 else:
                     self.store.delete(row)
         for user in users:
-            row = current.get(user.id)
-            if row is None:
+            existing = current.get(user.id)
+            if existing is None:
                 self.store.add(
                     PullRequestParticipant(pullrequest_id=pr.id, user_id=user.id, role="REVIEWER")
                 )
                 changed = True
-            elif row.role != "REVIEWER":
-                row.role = "REVIEWER"
+            elif existing.role != "REVIEWER":
+                existing.role = "REVIEWER"
                 changed = True
         self.session.flush()
         return changed
@@ -1010,6 +1010,37 @@ class PullRequestService:
             log.warning("commits of pull request %s: %s", ctx.pr.id, exc)
             return [], 0
         return rows, total
+
+    def mergeable(self, ctx: PullRequestContext) -> dict[str, Any]:
+        """Whether the pull request merges cleanly now, computed in a quarantine that is thrown
+        away: ``{"clean", "conflicts", "fast_forward", "up_to_date"}``."""
+        git = self.git(ctx)
+        source, dest = ctx.pr.source_commit, ctx.pr.destination_commit
+        out: dict[str, Any] = {
+            "clean": True,
+            "conflicts": [],
+            "fast_forward": git.is_ancestor(dest, source),
+            "up_to_date": git.is_ancestor(source, dest),
+        }
+        if out["fast_forward"] or out["up_to_date"]:
+            return out
+        try:
+            with quarantine(git) as q:
+                result = merge_trees(q.git, dest, source)
+        except GitError as exc:
+            return {**out, "clean": False, "conflicts": [], "error": exc.message}
+        out["clean"] = result.clean
+        out["conflicts"] = list(result.conflicts)
+        return out
+
+    def member_ids(self, dest: RepoContext) -> list[int]:
+        """Accounts that may review: members of the destination's workspace."""
+        return self.store.member_ids(dest.repo.workspace_id)
+
+    def activity_comments(
+        self, ctx: PullRequestContext
+    ) -> list[tuple[PullRequestComment, User | None, Any]]:
+        return self.comments(ctx, limit=1000)[0]
 
     def diff_revisions(self, ctx: PullRequestContext) -> tuple[str, str]:
         return self.base(ctx), ctx.pr.source_commit

@@ -13,6 +13,7 @@ from appdock.core import bbql
 from appdock.core.errors import BadRequest
 from appdock.models import (
     CommitStatus,
+    Membership,
     PullRequest,
     PullRequestComment,
     PullRequestParticipant,
@@ -178,7 +179,7 @@ class PullRequestStore:
     def sort_fields(cls) -> tuple[str, ...]:
         return tuple(cls._SORTS)
 
-    def list(
+    def search(
         self,
         repo_id: int,
         *,
@@ -316,6 +317,13 @@ class PullRequestStore:
             return {}
         rows = self.session.scalars(select(Workspace).where(Workspace.id.in_(wanted)))
         return {w.id: w for w in rows}
+
+    def member_ids(self, workspace_id: int) -> list[int]:
+        return list(
+            self.session.scalars(
+                select(Membership.user_id).where(Membership.workspace_id == workspace_id)
+            )
+        )
 
     def repository_by_uuid(self, uuid: str) -> Repository | None:
         return self.session.scalar(select(Repository).where(Repository.uuid == uuid))
