@@ -29,8 +29,15 @@ log = logging.getLogger("appdock")
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
-ERROR_TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-                405: "Method not allowed", 409: "Conflict", 500: "Server error"}
+ERROR_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    500: "Server error",
+}
 
 
 class SecurityHeaders:
@@ -69,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "urls": Urls(settings.base_url),
         "engine": engine,
         "session_factory": session_factory,
+        "read_session_factory": make_session_factory(engine, deferred=True),
         "account_settings_nav": [],
         "workspace_settings_nav": [],
         "dashboard_sections": [],
@@ -95,7 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:  # any database failure means unhealthy
             log.warning("health check failed: %s", exc)
-            return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "database": str(exc)[:200]}, status_code=503
+            )
         return JSONResponse({"status": "ok"})
 
     app.mount("/api", api)
@@ -132,8 +142,9 @@ def _error_page(
     request: Request, status: int, message: str, headers: dict[str, str] | None = None
 ) -> Response:
     if "text/html" not in request.headers.get("accept", "text/html"):
-        return JSONResponse({"type": "error", "error": {"message": message}}, status_code=status,
-                            headers=headers)
+        return JSONResponse(
+            {"type": "error", "error": {"message": message}}, status_code=status, headers=headers
+        )
     response: HTMLResponse = render(
         request,
         "errors/error.html",

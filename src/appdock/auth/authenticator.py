@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 from appdock.account.service import AccountService
 from appdock.auth import csrf, web_session
 from appdock.auth.deps import get_db, get_settings
-from appdock.core.subject import AuthSubject
 from appdock.config import Settings
 from appdock.core.errors import Unauthorized
 from appdock.core.scopes import Scope
+from appdock.core.subject import AuthSubject
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -129,7 +129,7 @@ def current_subject(
     return subject
 
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)

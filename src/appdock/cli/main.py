@@ -10,8 +10,12 @@ from appdock.account.service import AccountService
 from appdock.cli.common import cli_errors, fail, session_scope, settings
 from appdock.core.errors import NotFound
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="appdock: a self-hosted code host with an Atlassian Connect app platform.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="appdock: a self-hosted code host with an Atlassian Connect app platform.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 user_app = typer.Typer(no_args_is_help=True, help="Users and their app passwords.")
 app_password_app = typer.Typer(no_args_is_help=True, help="App passwords.")
@@ -33,8 +37,13 @@ def serve(
 
     s = settings()
     uvicorn.run(
-        "appdock.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level=s.log_level, proxy_headers=True,
+        "appdock.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=s.log_level,
+        proxy_headers=True,
     )
 
 
@@ -150,5 +159,3 @@ def demo() -> None:
 
 def main() -> None:
     app()
-
-

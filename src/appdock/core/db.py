@@ -1,8 +1,11 @@
 """Engines and sessions for SQLite (embedded default) and PostgreSQL.
 
 Invariants:
-- SQLite runs in WAL mode with foreign keys on and a busy timeout; every transaction starts with
-  ``BEGIN IMMEDIATE`` so two writers never deadlock on a read-to-write lock upgrade.
+- SQLite runs in WAL mode with foreign keys on and a busy timeout. Transactions that may write
+  start with ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead of failing on a
+  read-to-write lock upgrade; read-mostly sessions (``make_session_factory(engine, deferred=True)``,
+  used for GET requests and tests) start with a plain deferred ``BEGIN`` so they never hold the
+  write lock.
 - Sessions never commit on their own: :func:`unit_of_work` (CLI, jobs) or the request dependency
   commits at the boundary; services only flush.
 """
@@ -41,14 +44,16 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=20)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+def make_session_factory(engine: Engine, *, deferred: bool = False) -> sessionmaker[Session]:
+    bind = engine.execution_options(sqlite_begin="DEFERRED") if deferred else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
 
 
 @contextmanager
