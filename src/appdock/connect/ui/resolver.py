@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -150,15 +150,8 @@ class Resolution:
         return self
 
 
-def combined_csp(resolutions: Iterable[Resolution]) -> str:
-    """One CSP for a page that resolved several locations."""
-    origins: set[str] = set()
-    for resolution in resolutions:
-        origins |= resolution.frame_origins
-    return content_security_policy(origins)
-
-
 _SLUG = re.compile(r"[^A-Za-z0-9_-]+")
+_AUI_ICON = re.compile(r"aui-iconfont-[a-z0-9-]{1,60}")  # goes into a class attribute
 
 
 def container_id(app_key: str, module_key: str) -> str:
@@ -254,6 +247,8 @@ def _render(
             return None
         url, origin = built.url, (built.origin if kind != "link" else "")
     aui_icon = module.params.get("auiIcon")
+    if not (isinstance(aui_icon, str) and _AUI_ICON.fullmatch(aui_icon)):
+        aui_icon = None
     return RenderedModule(
         app_key=module.app_key,
         app_name=module.app_name or module.app_key,
@@ -268,7 +263,7 @@ def _render(
         container_id=container_id(module.app_key, module.module_key),
         weight=module.weight,
         icon_url=module.icon_url,
-        aui_icon=str(aui_icon) if isinstance(aui_icon, str) else None,
+        aui_icon=aui_icon,
         options=_options(module, kind, page),
     )
 
