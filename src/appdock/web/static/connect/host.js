@@ -122,17 +122,17 @@
 
   function showDiagnostic(target, spec, message, frameContainer) {
     var appName = (spec.options && spec.options.appName) || spec.addonKey;
-    var box = el('div', 'ap-diagnostic');
+    var box = el('div', 'adk-diagnostic');
     box.setAttribute('role', 'alert');
     box.appendChild(el('strong', null, 'The app "' + appName + '" did not load.'));
     box.appendChild(el('p', null, message ||
       'It may send X-Frame-Options or a Content-Security-Policy that forbids framing, be ' +
       'unreachable from your browser, or not load ' + window.location.origin +
       '/atlassian-connect/all.js.'));
-    box.appendChild(el('p', 'ap-diagnostic-detail', 'Module ' + spec.moduleKey + ' at ' + originOf(spec.url)));
+    box.appendChild(el('p', 'adk-diagnostic-detail', 'Module ' + spec.moduleKey + ' at ' + originOf(spec.url)));
     if (frameContainer) {
       frameContainer.style.display = 'none';
-      var show = el('button', 'ap-diagnostic-show', 'Show the frame anyway');
+      var show = el('button', 'adk-diagnostic-show', 'Show the frame anyway');
       show.type = 'button';
       show.addEventListener('click', function () {
         frameContainer.style.display = '';
@@ -148,8 +148,8 @@
     established[ext.id] = true;
     var frame = document.getElementById(ext.id);
     if (frame) {
-      var holder = frame.closest('.ap-container, .ap-dialog-body');
-      var diag = holder && holder.querySelector('.ap-diagnostic');
+      var holder = frame.closest('.ap-container, .adk-dialog-body');
+      var diag = holder && holder.querySelector('.adk-diagnostic');
       if (diag) {
         diag.remove();
         var c = frame.closest('.ap-iframe-container');
@@ -176,7 +176,7 @@
       try { spec = JSON.parse(node.getAttribute('data-ap-module')); } catch (e) { return; }
       createFrame(spec, node);
     });
-    var triggers = (root || document).querySelectorAll('.ap-dialog-trigger[data-ap-module]');
+    var triggers = (root || document).querySelectorAll('.adk-dialog-trigger[data-ap-module]');
     Array.prototype.forEach.call(triggers, function (node) {
       if (node.getAttribute('data-ap-mounted')) { return; }
       node.setAttribute('data-ap-mounted', 'true');
@@ -254,26 +254,26 @@
     //           cancelText,size,closeOnEscape,buttons}, customData, openerId, dialogId, appName}
     var opts = request.dialog || {};
     var id = request.dialogId || ('appdock-dialog-' + (++dialogCounter));
-    var overlay = el('div', 'ap-dialog-overlay');
-    var box = el('section', 'ap-dialog');
+    var overlay = el('div', 'adk-dialog-overlay');
+    var box = el('section', 'adk-dialog');
     box.setAttribute('role', 'dialog');
     box.setAttribute('aria-modal', 'true');
     box.setAttribute('data-dialog-id', id);
     box.style.width = dialogDimension(opts.width, '50%');
     box.style.height = dialogDimension(opts.height, '50%');
     var chrome = opts.chrome !== false;
-    var header = el('header', 'ap-dialog-header');
+    var header = el('header', 'adk-dialog-header');
     var headerText = typeof opts.header === 'object' && opts.header ? opts.header.value : opts.header;
-    var title = el('h2', 'ap-dialog-title', headerText || request.appName || request.addonKey);
+    var title = el('h2', 'adk-dialog-title', headerText || request.appName || request.addonKey);
     title.id = id + '-title';
     box.setAttribute('aria-labelledby', title.id);
-    var closeButton = el('button', 'ap-dialog-close', '\u00d7');
+    var closeButton = el('button', 'adk-dialog-close', '\u00d7');
     closeButton.type = 'button';
     closeButton.setAttribute('aria-label', 'Close');
     header.appendChild(title);
     header.appendChild(closeButton);
-    var body = el('div', 'ap-dialog-body');
-    var footer = el('footer', 'ap-dialog-footer');
+    var body = el('div', 'adk-dialog-body');
+    var footer = el('footer', 'adk-dialog-footer');
     if (chrome) { box.appendChild(header); }
     box.appendChild(body);
     if (chrome) { box.appendChild(footer); }
@@ -294,7 +294,7 @@
     dialogs.push(dialog);
 
     function addButton(identifier, text, kind, disabled, onClick) {
-      var button = el('button', 'ap-dialog-button ap-dialog-button-' + kind, text);
+      var button = el('button', 'adk-dialog-button adk-dialog-button-' + kind, text);
       button.type = 'button';
       button.setAttribute('data-identifier', identifier);
       button.disabled = !!disabled;
@@ -477,10 +477,10 @@
   // Flags and (deprecated) messages
 
   function flagRegion() {
-    var region = document.getElementById('ap-flags');
+    var region = document.getElementById('adk-flags');
     if (!region) {
-      region = el('div', 'ap-flags');
-      region.id = 'ap-flags';
+      region = el('div', 'adk-flags');
+      region.id = 'adk-flags';
       region.setAttribute('aria-live', 'polite');
       document.body.appendChild(region);
     }
@@ -492,11 +492,11 @@
   var flagProvider = {
     create: function (options) {
       var type = FLAG_TYPES.indexOf(options.type) >= 0 ? options.type : 'info';
-      var node = el('div', 'ap-flag ap-flag-' + type);
+      var node = el('div', 'adk-flag adk-flag-' + type);
       node.setAttribute('role', type === 'error' ? 'alert' : 'status');
       node.setAttribute('data-flag-id', String(options.id));
-      if (options.title) { node.appendChild(el('strong', 'ap-flag-title', options.title)); }
-      if (options.body) { node.appendChild(el('div', 'ap-flag-body', options.body)); }
+      if (options.title) { node.appendChild(el('strong', 'adk-flag-title', options.title)); }
+      if (options.body) { node.appendChild(el('div', 'adk-flag-body', options.body)); }
       var closed = false;
       function close() {
         if (closed) { return; }
@@ -505,12 +505,12 @@
         if (typeof options.onClose === 'function') { options.onClose(options.id); }
       }
       (options.actions || []).forEach(function (action) {
-        var button = el('button', 'ap-flag-action', action.actionText);
+        var button = el('button', 'adk-flag-action', action.actionText);
         button.type = 'button';
         button.addEventListener('click', function () { action.executeAction(); });
         node.appendChild(button);
       });
-      var x = el('button', 'ap-flag-close', '\u00d7');
+      var x = el('button', 'adk-flag-close', '\u00d7');
       x.type = 'button';
       x.setAttribute('aria-label', 'Dismiss');
       x.addEventListener('click', close);
@@ -526,11 +526,11 @@
 
   function showMessage(kind, title, body, options) {
     options = options || {};
-    var node = el('div', 'ap-message ap-message-' + kind);
+    var node = el('div', 'adk-message adk-message-' + kind);
     node.id = String(options.id || '');
     node.setAttribute('role', kind === 'error' ? 'alert' : 'status');
-    if (title) { node.appendChild(el('strong', 'ap-message-title', title)); }
-    if (body) { node.appendChild(el('div', 'ap-message-body', body)); }
+    if (title) { node.appendChild(el('strong', 'adk-message-title', title)); }
+    if (body) { node.appendChild(el('div', 'adk-message-body', body)); }
     function close() {
       node.remove();
       var cb = messageCallbacks[node.id];
@@ -538,7 +538,7 @@
       if (typeof cb === 'function') { cb(); }
     }
     if (options.closeable !== false) {
-      var x = el('button', 'ap-message-close', '\u00d7');
+      var x = el('button', 'adk-message-close', '\u00d7');
       x.type = 'button';
       x.setAttribute('aria-label', 'Dismiss');
       x.addEventListener('click', close);
@@ -546,7 +546,7 @@
     }
     var region = document.getElementById('ac-message-container');
     if (!region) {
-      region = el('div', 'ap-messages');
+      region = el('div', 'adk-messages');
       region.id = 'ac-message-container';
       document.body.appendChild(region);
     }

@@ -48,7 +48,7 @@
       delete options.success;
       delete options.error;
       var wantsText = options.responseType === 'text';
-      return new Promise(function (resolve, reject) {
+      var promise = new Promise(function (resolve, reject) {
         raw(options, function (response) {
           response = response || { status: 0, body: '', error: 'no response' };
           var xhr = fakeXhr(response);
@@ -67,6 +67,11 @@
           }
         });
       });
+      if (typeof error === 'function') {
+        // The app handles failures with its callback: an unused Promise must not report them.
+        promise.catch(function () {});
+      }
+      return promise;
     };
   }
 
@@ -75,6 +80,15 @@
       var wrapped = wrapRequest(globals[name]);
       globals[name] = wrapped;
       AP[name] = wrapped;
+    }
+  });
+
+  // The env module's functions are also globals on Bitbucket (AP.sizeToParent(), AP.getLocation()).
+  var env = AP._hostModules.env || {};
+  ['sizeToParent', 'getLocation', 'hideFooter'].forEach(function (name) {
+    if (typeof AP[name] !== 'function' && typeof env[name] === 'function') {
+      AP[name] = env[name];
+      globals[name] = env[name];
     }
   });
 
