@@ -221,8 +221,10 @@ window.hostEvents = [];
 {% for resolution in resolutions %}{% for module in resolution.modules %}
 <section>{% include "connect/module.html" %}</section>
 {% endfor %}{% endfor %}
-{% if hostile %}<section><iframe id="hostile" src="{{ hostile }}" style="height:40px"></iframe></section>
-<section><iframe id="rogue" src="{{ rogue }}" style="height:40px"></iframe></section>{% endif %}
+{% if hostile %}
+<section><iframe id="hostile" src="{{ hostile }}" style="height:40px"></iframe></section>
+<section><iframe id="rogue" src="{{ rogue }}" style="height:40px"></iframe></section>
+{% endif %}
 {% include "connect/scripts.html" %}
 </body></html>"""
 
