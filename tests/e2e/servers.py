@@ -36,6 +36,7 @@ from appdock.connect.ui.resolver import (
     Resolution,
     modules_from_descriptor,
     resolve,
+    sign_app_url,
 )
 from appdock.core.scopes import Scope, closure
 
@@ -334,6 +335,7 @@ class HostState:
     api_calls: list[dict[str, Any]] = field(default_factory=list)
     timeout_ms: int = 2500
     last_csp: str = ""
+    resolve_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 CLIENT_KEYS = {"com.example.bridge": "client-bridge-1", "com.example.other": "client-other-1"}
@@ -391,6 +393,7 @@ def create_host(state: HostState, sample: SampleApp) -> FastAPI:
             resolutions=resolutions,
             dialogs=dialogs.modules,
             addon_page_url="/acme/widget/addon/{app_key}/{module_key}",
+            resolve_url="/connect/resolve",
             page_target="repository",
             page_context={"repository": "acme/widget"},
             timeout_ms=state.timeout_ms,
@@ -432,6 +435,20 @@ def create_host(state: HostState, sample: SampleApp) -> FastAPI:
             installed(), app_key=app_key, module_key=module_key, page=page, evaluation=evaluation
         )
         return render(request, [found], False)
+
+    @app.post("/connect/resolve")
+    async def resolve_endpoint(request: Request) -> JSONResponse:
+        # Test-only stand-in for the real endpoint (later work): signs a dialog URL.
+        if request.headers.get("x-csrf-token") != CSRF_TOKEN:
+            return JSONResponse({"error": "csrf"}, status_code=403)
+        body = await request.json()
+        state.resolve_calls.append(body)
+        page = page_context(str(request.base_url).rstrip("/"))
+        modules = [m for m in installed() if m.app_key == body["addonKey"]]
+        url = sign_app_url(modules[0], body["url"], page) if modules and body.get("url") else None
+        if url is None:
+            return JSONResponse({"error": "not signable"}, status_code=404)
+        return JSONResponse({"url": url})
 
     @app.get("/api/2.0/user")
     def user(request: Request) -> JSONResponse:

@@ -33,6 +33,7 @@ CHROMIUM_ARGS = [
 ]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 WAIT_MS = 10_000
+SUBMIT = ".adk-dialog-button[data-identifier=submit]"
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +244,16 @@ class TestDialogModule:
         dialog.wait_for_function("() => window.customData !== undefined", timeout=WAIT_MS)
         assert dialog.evaluate("() => window.customData") == {"n": 1}
         shot(page, "bridge-dialog")
+        dialog.evaluate("() => AP.dialog.getButton('submit').disable()")
+        page.wait_for_function(
+            f"() => document.querySelector({SUBMIT!r}).disabled",
+            timeout=WAIT_MS,
+        )
+        dialog.evaluate("() => AP.dialog.getButton('submit').enable()")
+        page.wait_for_function(
+            f"() => !document.querySelector({SUBMIT!r}).disabled",
+            timeout=WAIT_MS,
+        )
         submit.click()
         page.wait_for_selector(".adk-dialog-overlay", state="detached", timeout=WAIT_MS)
         assert host_events(page, "dialog-submit")[0]["moduleKey"] == "dialog-module"
@@ -253,6 +264,31 @@ class TestDialogModule:
         }
         verified = stack.sample.verified("/bb/dialog")
         assert verified and verified[-1].jwt_ok
+
+    def test_dialog_by_url_is_signed_through_the_resolve_endpoint(
+        self, page: Page, stack: Stack
+    ) -> None:
+        open_repo(page, stack)
+        panel = app_frame(page, "/bb/panel")
+        panel.evaluate("() => { AP.dialog.create({url: '/dialog?via=url', chrome: false}); }")
+        page.wait_for_selector(".adk-dialog iframe[data-ap-established]", timeout=WAIT_MS)
+        call = stack.host_state.resolve_calls[-1]
+        assert call["addonKey"] == "com.example.bridge"
+        assert call["url"] == "/dialog?via=url"
+        assert call["context"] == {"repository": "acme/widget"}
+        verified = [r for r in stack.sample.verified("/bb/dialog") if "via=url" in r.path]
+        assert verified and verified[-1].jwt_ok
+        app_frame(page, "/bb/dialog").evaluate("() => AP.dialog.close()")
+        page.wait_for_selector(".adk-dialog-overlay", state="detached", timeout=WAIT_MS)
+
+    def test_dialog_by_url_outside_the_app_is_refused(self, page: Page, stack: Stack) -> None:
+        open_repo(page, stack)
+        panel = app_frame(page, "/bb/panel")
+        panel.evaluate("() => { AP.dialog.create({url: 'https://example.com/phish'}); }")
+        box = page.locator(".adk-dialog .adk-diagnostic")
+        box.wait_for(timeout=WAIT_MS)
+        assert "refused to sign" in box.inner_text()
+        assert page.locator(".adk-dialog iframe").count() == 0
 
     def test_web_item_opens_its_dialog_and_cancel_closes_it(self, page: Page, stack: Stack) -> None:
         open_repo(page, stack)

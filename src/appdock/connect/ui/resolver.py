@@ -415,3 +415,29 @@ def modules_from_descriptor(
                 )
             )
     return found
+
+
+def sign_app_url(
+    module: InstalledModule, url: str, page: PageContext, *, module_key: str = "url-dialog"
+) -> str | None:
+    """A fresh signed URL for an app-relative ``url`` (``AP.dialog.create({url})``), using the
+    installation credentials carried by any ``module`` of that app. ``None`` when the URL leaves
+    the app's baseUrl or could not be framed safely.
+    """
+    built = build_module_url(
+        ModuleUrlRequest(
+            base_url=module.base_url,
+            module_url=url,
+            module_key=module_key,
+            client_key=module.client_key,
+            shared_secret=module.shared_secret,
+            authentication=module.authentication,
+            scopes=module.scopes,
+            objects={**page.objects, "app": _app_object(module)},
+            host_base_url=page.host_base_url,
+            viewer_uuid=page.viewer_uuid,
+        )
+    )
+    if not built.inside_app or not frameable(built.url, page.host_base_url):
+        return None
+    return built.url
