@@ -106,6 +106,31 @@ class TestResolve:
         assert kinds["pg"].url == "/acme/widget/addon/com.example.app/pg"
         assert out.frame_origins == frozenset({"https://app.example.com"})
 
+    def test_full_pages_as_navigation_links(self) -> None:
+        page = installed_module(
+            module_type="repoPages", module_key="pg", location="org.bitbucket.repository.navigation"
+        )
+        ctx = page_context(addon_page_url=lambda a, m: f"/acme/widget/addon/{a}/{m}")
+        [link] = resolve(
+            [page],
+            page=ctx,
+            evaluation=evaluation(),
+            page_links=True,
+            location="org.bitbucket.repository.navigation",
+        ).modules
+        assert (link.kind, link.url, link.origin) == (
+            "link",
+            "/acme/widget/addon/com.example.app/pg",
+            "",
+        )
+        [frame] = resolve(
+            [page],
+            page=ctx,
+            evaluation=evaluation(),
+            location="org.bitbucket.repository.navigation",
+        ).modules
+        assert frame.kind == "iframe" and "jwt=" in frame.url
+
     def test_external_link_is_unsigned_and_not_framed(self) -> None:
         item = installed_module(
             module_type="webItems",

@@ -211,11 +211,17 @@ def _options(module: InstalledModule, kind: ModuleKind, page: PageContext) -> di
 
 
 def _render(
-    module: InstalledModule, page: PageContext, objects: PageObjects, resolution: Resolution
+    module: InstalledModule,
+    page: PageContext,
+    objects: PageObjects,
+    resolution: Resolution,
+    page_links: bool,
 ) -> RenderedModule | None:
     kind = _kind(module)
     label = f"{module.app_key}:{module.module_key}"
     target_type = str((module.target or {}).get("type", "")).lower()
+    if page_links and module.module_type in FULL_PAGE_TYPES and page.addon_page_url is not None:
+        kind, target_type = "link", "page"
     if kind == "link" and target_type == "page" and page.addon_page_url is not None:
         url, origin = page.addon_page_url(module.app_key, module.module_key), ""
     else:
@@ -283,10 +289,14 @@ def resolve(
     evaluation: EvaluationContext,
     location: str | None = None,
     module_types: Collection[str] | None = None,
+    page_links: bool = False,
 ) -> Resolution:
     """The modules at ``location`` (and/or of ``module_types``) that this viewer sees here.
 
-    ``evaluation.objects`` defaults to ``page.objects``. fileViews are kept only when the page's
+    ``page_links``: full-page modules (repoPages, adminPages, configurePage, profileTabs) come back
+    as links to ``page.addon_page_url`` instead of signed iframes — for navigation entries; the
+    page itself then uses :func:`resolve_one`. ``evaluation.objects`` defaults to
+    ``page.objects``. fileViews are kept only when the page's
     ``file`` matches their ``file_matches``. Output is sorted by weight, then name.
     """
     if not evaluation.objects and page.objects:
@@ -311,7 +321,7 @@ def resolve(
         if not shown:
             continue
         objects = {**page.objects, "app": _app_object(module)}
-        rendered = _render(module, page, objects, resolution)
+        rendered = _render(module, page, objects, resolution, page_links)
         if rendered is None:
             continue
         if rendered.container_id in seen_ids:
