@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel
 
 from appdock.account.service import AccountService
@@ -16,7 +17,7 @@ from appdock.core.errors import AppdockError, NotFound
 from appdock.core.scopes import DESCRIPTIONS, Scope
 from appdock.core.time import isoformat
 from appdock.models import Workspace
-from appdock.web.deps import LoggedIn, Viewer, csrf_protect
+from appdock.web.deps import LoggedIn, Viewer, ViewerView, csrf_protect
 from appdock.web.templating import flash, redirect, render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -110,13 +111,20 @@ def dashboard(request: Request, viewer: Viewer, db: DbDep, settings: SettingsDep
     return render(
         request,
         "account/dashboard.html",
-        {"workspaces": [_ws_view(w, r) for w, r in rows], "sections": dashboard_sections(request)},
+        {
+            "workspaces": [_ws_view(w, r) for w, r in rows],
+            "sections": dashboard_sections(request, viewer),
+        },
     )
 
 
-def dashboard_sections(request: Request) -> list[str]:
-    """Extra dashboard fragments other domains add (their template names)."""
-    return list(getattr(request.app.state, "dashboard_sections", []))
+def dashboard_sections(request: Request, viewer: ViewerView | None = None) -> list[str | Markup]:
+    """Extra dashboard sections other domains add to ``app.state.dashboard_sections``: template
+    names (included with the dashboard's context) or callables ``(request, viewer) -> Markup``."""
+    out: list[str | Markup] = []
+    for section in getattr(request.app.state, "dashboard_sections", []):
+        out.append(section(request, viewer) if callable(section) else section)
+    return out
 
 
 # workspaces --------------------------------------------------------------------------------------

@@ -20,10 +20,12 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 user_app = typer.Typer(no_args_is_help=True, help="Users and their app passwords.")
 app_password_app = typer.Typer(no_args_is_help=True, help="App passwords.")
 team_app = typer.Typer(no_args_is_help=True, help="Teams (workspaces).")
+hook_app = typer.Typer(no_args_is_help=True, help="git hooks (run by git, not by people).")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 user_app.add_typer(app_password_app, name="app-password")
 app.add_typer(team_app, name="team")
+app.add_typer(hook_app, name="hook", hidden=True)
 
 
 @app.command()
@@ -155,6 +157,16 @@ def demo() -> None:
 
     for line in seed(settings()):
         typer.echo(line)
+
+
+@hook_app.command("post-receive")
+def hook_post_receive() -> None:
+    """Record the ref updates git passes on stdin as a repo:push event."""
+    from appdock.repo.hook import main as hook_main
+    from appdock.subscribers import register
+
+    register()
+    raise typer.Exit(hook_main())
 
 
 def main() -> None:

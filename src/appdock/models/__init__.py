@@ -2,10 +2,24 @@
 
 from appdock.models.app_password import AppPassword
 from appdock.models.base import Base
+from appdock.models.commit_status import CommitStatus
+from appdock.models.event import Event
 from appdock.models.membership import Membership
 from appdock.models.project import Project
+from appdock.models.repository import Repository
 from appdock.models.user import User
 from appdock.models.web_session import WebSession
 from appdock.models.workspace import Workspace
 
-__all__ = ["AppPassword", "Base", "Membership", "Project", "User", "WebSession", "Workspace"]
+__all__ = [
+    "AppPassword",
+    "Base",
+    "CommitStatus",
+    "Event",
+    "Membership",
+    "Project",
+    "Repository",
+    "User",
+    "WebSession",
+    "Workspace",
+]
