@@ -399,6 +399,36 @@ class TestMessageChecks:
 
 
 class TestProductModules:
+    MODULES = [
+        "request",
+        "proxyRequest",
+        "navigator",
+        "cookie",
+        "history",
+        "dialog",
+        "flag",
+        "messages",
+        "events",
+        "env",
+    ]
+
+    def test_every_module_is_reachable_by_require_and_globally(
+        self, page: Page, stack: Stack
+    ) -> None:
+        open_repo(page, stack)
+        frame = app_frame(page, "/bb/panel")
+        found = frame.evaluate(
+            """names => Promise.all(names.map(name => new Promise(resolve =>
+                 AP.require(name, module => resolve([name, typeof module, typeof AP[name]])))))""",
+            self.MODULES,
+        )
+        assert {name: (required, glob) for name, required, glob in found} == {
+            name: ("function" if name in ("request", "proxyRequest") else "object",) * 2
+            for name in self.MODULES
+        }
+        for name in ("resize", "sizeToParent", "getLocation"):
+            assert frame.evaluate(f"() => typeof AP.{name}") == "function"
+
     def test_navigator_cookie_and_history(self, page: Page, stack: Stack) -> None:
         open_repo(page, stack)
         frame = app_frame(page, "/bb/panel")
