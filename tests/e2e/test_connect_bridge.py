@@ -243,6 +243,8 @@ class TestDialogModule:
         dialog = app_frame(page, "/bb/dialog")
         dialog.wait_for_function("() => window.customData !== undefined", timeout=WAIT_MS)
         assert dialog.evaluate("() => window.customData") == {"n": 1}
+        # The module's own target options apply under the caller's.
+        assert page.locator(".adk-dialog-title").inner_text() == "Dialog"
         shot(page, "bridge-dialog")
         dialog.evaluate("() => AP.dialog.getButton('submit').disable()")
         page.wait_for_function(

@@ -64,7 +64,9 @@ class TestBridgeConfig:
             addon_page_url="/acme/widget/addon/{app_key}/{module_key}",
         )
         assert config["csrfToken"] == "tok"
-        assert config["dialogs"] == {"com.example.app": {"panel": one.modules[0].url}}
+        assert config["dialogs"] == {
+            "com.example.app": {"panel": {"url": one.modules[0].url, "dialog": {}}}
+        }
         assert config["page"] == {"target": "repository", "context": {"repository": "acme/widget"}}
         assert config["apiBase"] == "/api" and config["proxyBase"] == "/site/connect/proxy"
         json.dumps(config)

@@ -17,12 +17,14 @@ API_BASE = "/api"
 PROXY_BASE = "/site/connect/proxy"
 
 
-def _dialog_urls(modules: Iterable[RenderedModule]) -> dict[str, dict[str, str]]:
-    urls: dict[str, dict[str, str]] = {}
+def _dialog_targets(modules: Iterable[RenderedModule]) -> dict[str, dict[str, dict[str, Any]]]:
+    """app key → module key → {url, dialog options} for AP.dialog.create({key})."""
+    targets: dict[str, dict[str, dict[str, Any]]] = {}
     for module in modules:
         if module.kind != "link":
-            urls.setdefault(module.app_key, {})[module.module_key] = module.url
-    return urls
+            entry = {"url": module.url, "dialog": dict(module.options.get("dialog") or {})}
+            targets.setdefault(module.app_key, {})[module.module_key] = entry
+    return targets
 
 
 def bridge_config(
@@ -62,7 +64,7 @@ def bridge_config(
         "addonPageUrl": addon_page_url,
         "navigatorTargets": dict(navigator_targets or {}),
         "csrfToken": csrf_token,
-        "dialogs": _dialog_urls(modules),
+        "dialogs": _dialog_targets(modules),
         "page": {"target": page_target, "context": dict(page_context or {})},
         "sandbox": SANDBOX,
         "timeout": timeout_ms,

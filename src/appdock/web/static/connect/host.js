@@ -200,7 +200,8 @@
 
   var dialogCounter = 0;
 
-  function knownModuleUrl(addonKey, moduleKey) {
+  function knownModule(addonKey, moduleKey) {
+    // {url, dialog} of a module the server signed for this page, or null.
     var byApp = config.dialogs[addonKey];
     if (byApp && byApp[moduleKey]) { return byApp[moduleKey]; }
     var nodes = document.querySelectorAll('[data-ap-module]');
@@ -208,7 +209,7 @@
       try {
         var spec = JSON.parse(nodes[i].getAttribute('data-ap-module'));
         if (spec.addonKey === addonKey && spec.moduleKey === moduleKey && spec.kind !== 'link') {
-          return spec.url;
+          return { url: spec.url, dialog: (spec.options && spec.options.dialog) || {} };
         }
       } catch (e) { /* ignore */ }
     }
@@ -217,9 +218,9 @@
 
   function resolveUrl(request) {
     // A fresh signed URL for (addonKey, moduleKey | url); resolves to null when impossible.
-    var known = request.moduleKey ? knownModuleUrl(request.addonKey, request.moduleKey) : null;
-    if (known && !(connectHost.hasJwt(known) && connectHost.isJwtExpired(known))) {
-      return Promise.resolve({ url: known });
+    var known = request.moduleKey ? knownModule(request.addonKey, request.moduleKey) : null;
+    if (known && !(connectHost.hasJwt(known.url) && connectHost.isJwtExpired(known.url))) {
+      return Promise.resolve({ url: known.url });
     }
     if (!config.resolveUrl) {
       return Promise.reject(new Error(
@@ -252,7 +253,9 @@
   function openDialog(request) {
     // request: {addonKey, moduleKey?, url?, dialog: {width,height,chrome,header,submitText,
     //           cancelText,size,closeOnEscape,buttons}, customData, openerId, dialogId, appName}
-    var opts = request.dialog || {};
+    // The module's own dialog options (its webItem target) are defaults under the caller's.
+    var known = request.moduleKey ? knownModule(request.addonKey, request.moduleKey) : null;
+    var opts = Object.assign({}, (known && known.dialog) || {}, request.dialog || {});
     var id = request.dialogId || ('appdock-dialog-' + (++dialogCounter));
     var overlay = el('div', 'adk-dialog-overlay');
     var box = el('section', 'adk-dialog');
