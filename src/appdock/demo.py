@@ -49,6 +49,9 @@ def seed(settings: Settings) -> list[str]:
         if svc.role_of(acme, bob.id) is None:
             svc.add_member(acme, bob, "member")
         svc.set_dev_mode(acme, True)
+    from appdock.demo_reviews import seed_reviews
+
+    lines += seed_reviews(settings)
     lines.append(f"demo ready at {settings.base_url}")
     lines.append(f"  log in as admin / {admin_pw}")
     lines.append(f"  second member: bob / {bob_pw} (team 'acme')")
