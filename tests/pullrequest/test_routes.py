@@ -33,14 +33,42 @@ PRS = f"{API}/repositories/acme/widget/pullrequests"
 # The keys of a pull request in Bitbucket's webhook payloads
 # (shared/compat/webhook-payloads/pullrequest_created.json).
 PR_KEYS = {
-    "type", "id", "title", "description", "rendered", "summary", "state", "author", "source",
-    "destination", "merge_commit", "comment_count", "task_count", "close_source_branch",
-    "closed_by", "reason", "created_on", "updated_on", "reviewers", "participants", "links",
-}  # fmt: skip
+    "type",
+    "id",
+    "title",
+    "description",
+    "rendered",
+    "summary",
+    "state",
+    "author",
+    "source",
+    "destination",
+    "merge_commit",
+    "comment_count",
+    "task_count",
+    "close_source_branch",
+    "closed_by",
+    "reason",
+    "created_on",
+    "updated_on",
+    "reviewers",
+    "participants",
+    "links",
+}
 PR_LINKS = {
-    "self", "html", "commits", "approve", "request-changes", "diff", "diffstat", "comments",
-    "activity", "merge", "decline", "statuses",
-}  # fmt: skip
+    "self",
+    "html",
+    "commits",
+    "approve",
+    "request-changes",
+    "diff",
+    "diffstat",
+    "comments",
+    "activity",
+    "merge",
+    "decline",
+    "statuses",
+}
 
 
 @dataclass
@@ -104,7 +132,7 @@ class TestOpen:
     ) -> None:
         pr = _open(client, world, description="Adds *it*.", close_source_branch=True)
         assert pr["type"] == "pullrequest" and pr["id"] == 1 and pr["state"] == "OPEN"
-        assert PR_KEYS <= set(pr) and PR_LINKS <= set(pr["links"])
+        assert set(pr) >= PR_KEYS and set(pr["links"]) >= PR_LINKS
         assert pr["source"]["branch"]["name"] == "feature"
         assert pr["source"]["commit"]["hash"] == world.git.resolve("feature")
         assert pr["destination"]["branch"]["name"] == "main"
@@ -122,7 +150,7 @@ class TestOpen:
         assert set(event.payload) == {"actor", "pullrequest", "repository"}
         assert event.payload["actor"]["uuid"] == world.bob.uuid
         assert event.payload["pullrequest"]["id"] == 1
-        assert PR_KEYS <= set(event.payload["pullrequest"])
+        assert set(event.payload["pullrequest"]) >= PR_KEYS
         assert event.payload["repository"]["full_name"] == "acme/widget"
         assert event.payload["pullrequest"]["source"]["repository"]["type"] == "repository"
         assert event.repository_id == world.repo.repo.id and event.actor_user_id == world.bob.id
@@ -157,9 +185,12 @@ class TestOpen:
         r = client.post(
             PRS,
             headers=world.bob_h,
-            json={"title": "x", "source": {"branch": {"name": "nope"}},
-                  "destination": {"branch": {"name": "main"}}},
-        )  # fmt: skip
+            json={
+                "title": "x",
+                "source": {"branch": {"name": "nope"}},
+                "destination": {"branch": {"name": "main"}},
+            },
+        )
         assert r.status_code == 400
         body = r.json()
         assert body["type"] == "error"
@@ -172,9 +203,12 @@ class TestOpen:
         r = client.post(
             PRS,
             headers=world.bob_h,
-            json={"title": "x", "source": {"branch": {"name": "feature"}},
-                  "destination": {"branch": {"name": "gone"}}},
-        )  # fmt: skip
+            json={
+                "title": "x",
+                "source": {"branch": {"name": "feature"}},
+                "destination": {"branch": {"name": "gone"}},
+            },
+        )
         assert r.status_code == 400
         assert "destination.branch.name" in r.json()["error"]["fields"]
 
@@ -196,7 +230,9 @@ class TestOpen:
         self, client: TestClient, settings: Settings, world: World
     ) -> None:
         world.git.update_ref("refs/heads/old", world.git.resolve("main") or "")
-        r = client.post(PRS, headers=world.bob_h, json={"title": "x", "source": {"branch": {"name": "old"}}})  # fmt: skip
+        r = client.post(
+            PRS, headers=world.bob_h, json={"title": "x", "source": {"branch": {"name": "old"}}}
+        )
         assert r.status_code == 400
         assert "no changes" in r.json()["error"]["message"]
         assert "refs/pullrequests" not in _refs(world.git)
@@ -211,9 +247,12 @@ class TestOpen:
             r = client.post(
                 PRS,
                 headers=world.bob_h,
-                json={"title": "x", "source": {"branch": {"name": "feature"}},
-                      "reviewers": [reviewer]},
-            )  # fmt: skip
+                json={
+                    "title": "x",
+                    "source": {"branch": {"name": "feature"}},
+                    "reviewers": [reviewer],
+                },
+            )
             assert r.status_code == 400, reviewer
             assert "reviewers" in r.json()["error"]["fields"]
 
@@ -223,9 +262,12 @@ class TestOpen:
         r = client.post(
             PRS,
             headers=world.bob_h,
-            json={"title": "x", "source": {"branch": {"name": "feature"}},
-                  "reviewers": [{"uuid": world.eve.uuid}]},
-        )  # fmt: skip
+            json={
+                "title": "x",
+                "source": {"branch": {"name": "feature"}},
+                "reviewers": [{"uuid": world.eve.uuid}],
+            },
+        )
         assert r.status_code == 400
         assert "cannot see" in r.json()["error"]["message"]
 
@@ -310,7 +352,9 @@ class TestList:
     def test_pages_link_to_the_next_with_absolute_urls(
         self, client: TestClient, three: World
     ) -> None:
-        page = client.get(PRS + "?state=OPEN&state=MERGED&state=DECLINED&pagelen=2", headers=three.bob_h).json()  # fmt: skip
+        page = client.get(
+            PRS + "?state=OPEN&state=MERGED&state=DECLINED&pagelen=2", headers=three.bob_h
+        ).json()
         assert page["size"] == 3 and len(page["values"]) == 2
         assert page["next"].startswith("http://testserver/api/2.0/repositories/acme/widget/")
         rest = client.get(page["next"], headers=three.bob_h).json()
@@ -398,7 +442,9 @@ class TestReviews:
 class TestComments:
     def test_comment_crud_with_events(self, client: TestClient, db: Session, world: World) -> None:
         _open(client, world)
-        r = client.post(PRS + "/1/comments", headers=world.alice_h, json={"content": {"raw": "Looks **good**"}})  # fmt: skip
+        r = client.post(
+            PRS + "/1/comments", headers=world.alice_h, json={"content": {"raw": "Looks **good**"}}
+        )
         assert r.status_code == 201
         comment = r.json()
         assert comment["type"] == "pullrequest_comment"
@@ -414,7 +460,9 @@ class TestComments:
         assert created.payload["pullrequest"]["comment_count"] == 1
         page = client.get(PRS + "/1/comments", headers=world.bob_h).json()
         assert [c["id"] for c in page["values"]] == [cid]
-        r = client.put(PRS + f"/1/comments/{cid}", headers=world.alice_h, json={"content": {"raw": "edited"}})  # fmt: skip
+        r = client.put(
+            PRS + f"/1/comments/{cid}", headers=world.alice_h, json={"content": {"raw": "edited"}}
+        )
         assert r.status_code == 200 and r.json()["content"]["raw"] == "edited"
         assert len(_events(db, "pullrequest:comment_updated")) == 1
         assert client.delete(PRS + f"/1/comments/{cid}", headers=world.alice_h).status_code == 204
@@ -425,8 +473,12 @@ class TestComments:
 
     def test_only_the_author_edits_a_comment(self, client: TestClient, world: World) -> None:
         _open(client, world)
-        cid = client.post(PRS + "/1/comments", headers=world.bob_h, json={"content": {"raw": "mine"}}).json()["id"]  # fmt: skip
-        r = client.put(PRS + f"/1/comments/{cid}", headers=world.alice_h, json={"content": {"raw": "x"}})  # fmt: skip
+        cid = client.post(
+            PRS + "/1/comments", headers=world.bob_h, json={"content": {"raw": "mine"}}
+        ).json()["id"]
+        r = client.put(
+            PRS + f"/1/comments/{cid}", headers=world.alice_h, json={"content": {"raw": "x"}}
+        )
         assert r.status_code == 403
         # ...but a repository admin may delete it.
         assert client.delete(PRS + f"/1/comments/{cid}", headers=world.alice_h).status_code == 204
@@ -449,14 +501,20 @@ class TestComments:
 
     def test_replies_name_their_parent(self, client: TestClient, world: World) -> None:
         _open(client, world)
-        parent = client.post(PRS + "/1/comments", headers=world.bob_h, json={"content": {"raw": "q"}}).json()  # fmt: skip
+        parent = client.post(
+            PRS + "/1/comments", headers=world.bob_h, json={"content": {"raw": "q"}}
+        ).json()
         r = client.post(
             PRS + "/1/comments",
             headers=world.alice_h,
             json={"content": {"raw": "a"}, "parent": {"id": parent["id"]}},
         )
         assert r.json()["parent"]["id"] == parent["id"]
-        bad = client.post(PRS + "/1/comments", headers=world.alice_h, json={"content": {"raw": "a"}, "parent": {"id": 999}})  # fmt: skip
+        bad = client.post(
+            PRS + "/1/comments",
+            headers=world.alice_h,
+            json={"content": {"raw": "a"}, "parent": {"id": 999}},
+        )
         assert bad.status_code == 400
 
     def test_empty_comment_is_400(self, client: TestClient, world: World) -> None:
@@ -469,10 +527,14 @@ class TestComments:
     ) -> None:
         _open(client, world)
         pw = make_app_password(db, world.alice, "pullrequest")
-        r = client.post(PRS + "/1/comments", headers=basic("alice", pw), json={"content": {"raw": "hi"}})  # fmt: skip
+        r = client.post(
+            PRS + "/1/comments", headers=basic("alice", pw), json={"content": {"raw": "hi"}}
+        )
         assert r.status_code == 201
         repo_only = make_app_password(db, world.alice, "repository")
-        r = client.post(PRS + "/1/comments", headers=basic("alice", repo_only), json={"content": {"raw": "hi"}})  # fmt: skip
+        r = client.post(
+            PRS + "/1/comments", headers=basic("alice", repo_only), json={"content": {"raw": "hi"}}
+        )
         assert r.status_code == 403
         assert r.json()["error"]["data"]["required_scope"] == "pullrequest"
 
@@ -492,7 +554,9 @@ class TestMerge:
         pr = _open(client, world)
         main_before = world.git.resolve("main")
         feature = world.git.resolve("feature")
-        r = client.post(PRS + "/1/merge", headers=world.alice_h, json={"merge_strategy": "merge_commit"})  # fmt: skip
+        r = client.post(
+            PRS + "/1/merge", headers=world.alice_h, json={"merge_strategy": "merge_commit"}
+        )
         assert r.status_code == 200, r.text
         merged = r.json()
         assert merged["state"] == "MERGED"
@@ -508,7 +572,7 @@ class TestMerge:
         (fulfilled,) = _events(db, "pullrequest:fulfilled")
         assert fulfilled.payload["pullrequest"]["state"] == "MERGED"
         assert fulfilled.payload["pullrequest"]["merge_commit"]["hash"] == head
-        assert PR_KEYS <= set(fulfilled.payload["pullrequest"])
+        assert set(fulfilled.payload["pullrequest"]) >= PR_KEYS
         (push,) = _events(db, "repo:push")
         (change,) = push.payload["push"]["changes"]
         assert change["old"]["target"]["hash"] == main_before
@@ -542,7 +606,9 @@ class TestMerge:
         self, client: TestClient, world: World
     ) -> None:
         _open(client, world)
-        r = client.post(PRS + "/1/merge", headers=world.alice_h, json={"merge_strategy": "fast_forward"})  # fmt: skip
+        r = client.post(
+            PRS + "/1/merge", headers=world.alice_h, json={"merge_strategy": "fast_forward"}
+        )
         assert r.status_code == 200
         assert world.git.resolve("main") == world.git.resolve("feature")
         assert r.json()["merge_commit"]["hash"] == world.git.resolve("feature")
@@ -553,7 +619,9 @@ class TestMerge:
         _open(client, world)
         write_commit(settings, world.repo, {"other.txt": "o\n"}, message="Main moves on")
         before = _refs(world.git)
-        r = client.post(PRS + "/1/merge", headers=world.alice_h, json={"merge_strategy": "fast_forward"})  # fmt: skip
+        r = client.post(
+            PRS + "/1/merge", headers=world.alice_h, json={"merge_strategy": "fast_forward"}
+        )
         assert r.status_code == 409
         assert "fast-forward" in r.json()["error"]["message"]
         assert _refs(world.git) == before
@@ -600,7 +668,9 @@ class TestMerge:
         _open(client, world)
         refs = _refs(world.git)
         objects = world.git.text("count-objects", "-v")
-        r = client.post(PRS + "/1/merge", headers=world.alice_h, json={"merge_strategy": "merge_commit"})  # fmt: skip
+        r = client.post(
+            PRS + "/1/merge", headers=world.alice_h, json={"merge_strategy": "merge_commit"}
+        )
         assert r.status_code == 409
         error = r.json()["error"]
         assert "conflicts in app.py" in error["message"]
@@ -641,7 +711,9 @@ class TestMerge:
             return made
 
         monkeypatch.setattr(service, "commit_tree", commit_then_push)
-        r = client.post(PRS + "/1/merge", headers=world.alice_h, json={"merge_strategy": "merge_commit"})  # fmt: skip
+        r = client.post(
+            PRS + "/1/merge", headers=world.alice_h, json={"merge_strategy": "merge_commit"}
+        )
         assert r.status_code == 409
         assert "moved" in r.json()["error"]["message"]
         assert world.git.resolve("main") == raced[0]
@@ -690,8 +762,10 @@ class TestMerge:
         )
         states = {
             v["id"]: v["state"]
-            for v in client.get(PRS + "?state=OPEN&state=MERGED", headers=world.alice_h).json()["values"]
-        }  # fmt: skip
+            for v in client.get(PRS + "?state=OPEN&state=MERGED", headers=world.alice_h).json()[
+                "values"
+            ]
+        }
         assert states == {1: "MERGED", 2: "MERGED", 3: "OPEN"}
         assert len(_events(db, "pullrequest:fulfilled")) == 2
 
@@ -721,7 +795,13 @@ class TestGitViews:
     def test_commits_diff_diffstat_patch(
         self, client: TestClient, settings: Settings, world: World
     ) -> None:
-        write_commit(settings, world.repo, {"feature.txt": "a feature\n<b>bold</b>\n"}, branch="feature", message="Second")  # fmt: skip
+        write_commit(
+            settings,
+            world.repo,
+            {"feature.txt": "a feature\n<b>bold</b>\n"},
+            branch="feature",
+            message="Second",
+        )
         _open(client, world)
         commits = client.get(PRS + "/1/commits", headers=world.alice_h).json()
         assert [c["message"].strip() for c in commits["values"]] == ["Second", "Add feature"]
@@ -800,7 +880,9 @@ class TestTasks:
         )
         assert r.json()["state"] == "RESOLVED" and r.json()["resolved_by"]["uuid"] == world.bob.uuid
         assert client.get(PRS + "/1", headers=world.alice_h).json()["task_count"] == 0
-        assert [t["id"] for t in client.get(PRS + "/1/tasks", headers=world.alice_h).json()["values"]] == [task["id"]]  # fmt: skip
+        assert [
+            t["id"] for t in client.get(PRS + "/1/tasks", headers=world.alice_h).json()["values"]
+        ] == [task["id"]]
         assert (
             client.delete(PRS + f"/1/tasks/{task['id']}", headers=world.alice_h).status_code == 204
         )
