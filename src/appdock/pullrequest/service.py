@@ -1015,7 +1015,9 @@ class PullRequestService:
         """Whether the pull request merges cleanly now, computed in a quarantine that is thrown
         away: ``{"clean", "conflicts", "fast_forward", "up_to_date"}``."""
         git = self.git(ctx)
-        source, dest = ctx.pr.source_commit, ctx.pr.destination_commit
+        source = ctx.pr.source_commit
+        # The live tip: a push the listener has not seen yet must not hide a conflict.
+        dest = self._branch_tip(git, ctx.pr.destination_branch) or ctx.pr.destination_commit
         out: dict[str, Any] = {
             "clean": True,
             "conflicts": [],
