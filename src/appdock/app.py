@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "repo_nav": [],
     }
     state["dashboard_sections"].append(repo_views.dashboard_repositories)
+    state["dashboard_sections"].append(pullrequest_views.dashboard_pullrequests)
     subscribers.register()
 
     @asynccontextmanager

@@ -260,3 +260,35 @@ class TestPullRequestPage:
         assert r.status_code == 303  # type: ignore[attr-defined]
         assert _pr(db).title == "Renamed"
         assert "New words" in client.get(BASE + "/1").text
+
+
+class TestDashboard:
+    def test_lists_reviews_waiting_and_own_pull_requests(
+        self, client: TestClient, db: Session, settings: Settings, world: World
+    ) -> None:
+        open_pr(
+            db,
+            settings,
+            world.bob,
+            world.repo,
+            "feature",
+            title="Bob asks",
+            reviewers=[world.alice],
+        )
+        login(client, "alice", PASSWORD)
+        page = client.get("/").text
+        waiting = page.split("Waiting for your review")[1]
+        assert "Bob asks" in waiting and 'href="/acme/widget/pull-requests/1"' in waiting
+        login(client, "bob", PASSWORD)
+        assert "Bob asks" in client.get("/").text.split("Opened by you")[1]
+
+    def test_hides_pull_requests_in_repositories_no_longer_readable(
+        self, client: TestClient, db: Session, settings: Settings, world: World
+    ) -> None:
+        from appdock.models import Membership
+
+        open_pr(db, settings, world.bob, world.repo, "feature", title="Secret work")
+        db.execute(Membership.__table__.delete().where(Membership.user_id == world.bob.id))
+        db.commit()
+        login(client, "bob", PASSWORD)
+        assert "Secret work" not in client.get("/").text

@@ -173,6 +173,25 @@ class PullRequestService:
         )
         return load_pullrequests(self.store, self.repos.store, dest, rows), total
 
+    def involving(self, subject: AuthSubject, limit: int = 20) -> list[PullRequestContext]:
+        """Open pull requests the caller opened or is asked to review, in repositories they can
+        still read (the dashboard)."""
+        if subject.user_id is None:
+            return []
+        out: list[PullRequestContext] = []
+        repos: dict[int, RepoContext | None] = {}
+        for row in self.store.open_involving(subject.user_id, limit):
+            if row.repository_id not in repos:
+                repo = self.repos.store.by_id(row.repository_id)
+                visible = repo is not None and self.repos.permission_of(subject, repo) >= (
+                    Permission.READ
+                )
+                repos[row.repository_id] = self.repos.context(repo) if visible and repo else None
+            dest = repos[row.repository_id]
+            if dest is not None:
+                out.append(self.context(dest, row))
+        return out
+
     def count_by_state(self, dest: RepoContext) -> dict[str, int]:
         return self.store.count_by_state(dest.repo.id)
 

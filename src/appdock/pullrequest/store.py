@@ -203,6 +203,24 @@ class PullRequestStore:
         rows = list(self.session.scalars(stmt.order_by(*order).offset(offset).limit(limit)))
         return rows, total
 
+    def open_involving(self, user_id: int, limit: int = 20) -> list[PullRequest]:
+        """Open pull requests a user opened or reviews, most recently updated first (callers
+        still check the repository permission: access may have changed since)."""
+        reviewing = select(PullRequestParticipant.pullrequest_id).where(
+            PullRequestParticipant.user_id == user_id, PullRequestParticipant.role == "REVIEWER"
+        )
+        return list(
+            self.session.scalars(
+                select(PullRequest)
+                .where(
+                    PullRequest.state == "OPEN",
+                    or_(PullRequest.author_user_id == user_id, PullRequest.id.in_(reviewing)),
+                )
+                .order_by(PullRequest.updated_at.desc(), PullRequest.id.desc())
+                .limit(limit)
+            )
+        )
+
     def count_by_state(self, repo_id: int) -> dict[str, int]:
         rows = self.session.execute(
             select(PullRequest.state, func.count())

@@ -30,7 +30,7 @@ from appdock.repo.context import RepoContext
 from appdock.repo.service import Permission
 from appdock.repo.views import RepoView, commit_view, repo_nav_items, repo_view
 from appdock.web.deps import LoggedIn, Viewer, ViewerView, csrf_protect, viewer_subject
-from appdock.web.templating import flash, redirect, render
+from appdock.web.templating import flash, redirect, render, templates
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
@@ -201,6 +201,35 @@ def _source_repos(svc: PullRequestService, dest: RepoContext, subject: AuthSubje
     forks, _ = svc.repos.list_repositories(subject, offset=0, limit=50, fork_of=dest.repo)
     names += [f.full_name for f in forks if f.full_name not in names]
     return names
+
+
+# ---- dashboard -------------------------------------------------------------------------------
+def dashboard_pullrequests(request: Request, viewer: ViewerView | None) -> Markup:
+    """The dashboard's "Pull requests" card (``app.state.dashboard_sections``): open pull
+    requests waiting for the viewer's review, and those they opened."""
+    if viewer is None:
+        return Markup("")
+    state = request.app.state
+    session = state.read_session_factory()
+    try:
+        svc = PullRequestService(session, state.settings)
+        rows = svc.involving(viewer_subject(viewer))
+        items = [
+            {
+                "pr": pullrequest_view(c),
+                "repo": c.destination.full_name,
+                "reviewing": viewer.id != c.pr.author_user_id,
+            }
+            for c in rows
+        ]
+    finally:
+        session.close()
+    return Markup(  # noqa: S704 - a Jinja template, autoescaped
+        templates.get_template("pullrequest/_dashboard.html").render(
+            reviewing=[i for i in items if i["reviewing"]],
+            mine=[i for i in items if not i["reviewing"]],
+        )
+    )
 
 
 # ---- list ------------------------------------------------------------------------------------
