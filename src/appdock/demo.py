@@ -63,46 +63,69 @@ def seed(settings: Settings) -> list[str]:
 
 # ---- acme/widget: a repository with real history ------------------------------------------------
 DEMO_FILES: list[tuple[str, str, dict[str, str]]] = [
-    ("admin", "Start the widget project", {
-        "README.md": "# Widget\n\nA tiny library that turns numbers into widgets.\n",
-        "pyproject.toml": '[project]\nname = "widget"\nversion = "0.1.0"\n'
-                          'requires-python = ">=3.11"\n',
-        "widget/__init__.py": '"""Widgets from numbers."""\n\nfrom widget.core import make\n\n'
-                              '__all__ = ["make"]\n',
-    }),
-    ("bob", "Add the widget core", {
-        "widget/core.py": (
-            '"""The widget factory."""\n\nfrom dataclasses import dataclass\n\n\n'
-            "@dataclass(frozen=True)\nclass Widget:\n    size: int\n    colour: str = \"blue\"\n\n"
-            "    def area(self) -> int:\n        return self.size * self.size\n\n\n"
-            "def make(size: int, colour: str = \"blue\") -> Widget:\n"
-            "    if size <= 0:\n        raise ValueError(\"size must be positive\")\n"
-            "    return Widget(size, colour)\n"
-        ),
-    }),
-    ("bob", "Test the widget core", {
-        "tests/test_core.py": (
-            "import pytest\n\nfrom widget import make\n\n\n"
-            "def test_area() -> None:\n    assert make(3).area() == 9\n\n\n"
-            "def test_size_must_be_positive() -> None:\n    with pytest.raises(ValueError):\n"
-            "        make(0)\n"
-        ),
-    }),
-    ("admin", "Document installation and usage", {
-        "README.md": (
-            "# Widget\n\nA tiny library that turns numbers into widgets.\n\n"
-            "## Install\n\n```sh\npip install widget\n```\n\n"
-            "## Use\n\n```python\nfrom widget import make\n\nprint(make(3).area())  # 9\n```\n\n"
-            "| colour | default |\n|--------|---------|\n| blue   | yes     |\n| red    | no      |\n"
-        ),
-    }),
+    (
+        "admin",
+        "Start the widget project",
+        {
+            "README.md": "# Widget\n\nA tiny library that turns numbers into widgets.\n",
+            "pyproject.toml": '[project]\nname = "widget"\nversion = "0.1.0"\n'
+            'requires-python = ">=3.11"\n',
+            "widget/__init__.py": '"""Widgets from numbers."""\n\nfrom widget.core import make\n\n'
+            '__all__ = ["make"]\n',
+        },
+    ),
+    (
+        "bob",
+        "Add the widget core",
+        {
+            "widget/core.py": (
+                '"""The widget factory."""\n\nfrom dataclasses import dataclass\n\n\n'
+                "@dataclass(frozen=True)\nclass Widget:\n"
+                '    size: int\n    colour: str = "blue"\n\n'
+                "    def area(self) -> int:\n        return self.size * self.size\n\n\n"
+                'def make(size: int, colour: str = "blue") -> Widget:\n'
+                '    if size <= 0:\n        raise ValueError("size must be positive")\n'
+                "    return Widget(size, colour)\n"
+            ),
+        },
+    ),
+    (
+        "bob",
+        "Test the widget core",
+        {
+            "tests/test_core.py": (
+                "import pytest\n\nfrom widget import make\n\n\n"
+                "def test_area() -> None:\n    assert make(3).area() == 9\n\n\n"
+                "def test_size_must_be_positive() -> None:\n    with pytest.raises(ValueError):\n"
+                "        make(0)\n"
+            ),
+        },
+    ),
+    (
+        "admin",
+        "Document installation and usage",
+        {
+            "README.md": (
+                "# Widget\n\nA tiny library that turns numbers into widgets.\n\n"
+                "## Install\n\n```sh\npip install widget\n```\n\n"
+                "## Use\n\n```python\nfrom widget import make\n\n"
+                "print(make(3).area())  # 9\n```\n\n"
+                "| colour | default |\n|--------|---------|\n"
+                "| blue   | yes     |\n| red    | no      |\n"
+            ),
+        },
+    ),
 ]
 FEATURE_BRANCH = "feature/readme"
-FEATURE_COMMIT = ("bob", "Explain how to contribute", {
-    "README.md": None,  # filled in from main's README plus a section
-    "CONTRIBUTING.md": "# Contributing\n\n1. Fork the repository.\n2. Run `pytest`.\n"
-                       "3. Open a pull request against `main`.\n",
-})
+FEATURE_COMMIT: tuple[str, str, dict[str, str | None]] = (
+    "bob",
+    "Explain how to contribute",
+    {
+        "README.md": None,  # filled in from main's README plus a section
+        "CONTRIBUTING.md": "# Contributing\n\n1. Fork the repository.\n2. Run `pytest`.\n"
+        "3. Open a pull request against `main`.\n",
+    },
+)
 
 
 def seed_repository(settings: Settings) -> list[str]:
@@ -121,9 +144,15 @@ def seed_repository(settings: Settings) -> list[str]:
         acme = svc.workspace("acme")
         repo = svc.store.by_slug(acme.id, "widget")
         if repo is None:
-            repo = svc.create(subject, acme, "widget", name="widget", is_private=False,
-                              description="A tiny library that turns numbers into widgets.",
-                              language="python").repo
+            repo = svc.create(
+                subject,
+                acme,
+                "widget",
+                name="widget",
+                is_private=False,
+                description="A tiny library that turns numbers into widgets.",
+                language="python",
+            ).repo
         people = {u: accounts.store.user_by_username(u) for u in ("admin", "bob")}
         repo_id, path = repo.id, repo_path(s, repo)
         empty = svc.git(repo).is_empty()
@@ -136,11 +165,21 @@ def seed_repository(settings: Settings) -> list[str]:
         head = svc.git(ctx.repo).resolve("main")
         if head is not None and svc.store.status(ctx.repo.id, head, "demo-ci") is None:
             subject = AuthSubject(kind="session", user_id=admin.id, username=admin.username)
-            svc.set_status(subject, ctx, head, key="demo-ci", state="SUCCESSFUL",
-                           url=f"{settings.base_url}/acme/widget/commits/{head}",
-                           name="Demo CI", description="12 tests passed", refname="main")
-    return [f"  repository: {settings.base_url}/acme/widget (branch {FEATURE_BRANCH} is ready "
-            "for a pull request)"]
+            svc.set_status(
+                subject,
+                ctx,
+                head,
+                key="demo-ci",
+                state="SUCCESSFUL",
+                url=f"{settings.base_url}/acme/widget/commits/{head}",
+                name="Demo CI",
+                description="12 tests passed",
+                refname="main",
+            )
+    return [
+        f"  repository: {settings.base_url}/acme/widget (branch {FEATURE_BRANCH} is ready "
+        "for a pull request)"
+    ]
 
 
 def _push_history(bare: Path, env: dict[str, str], people: dict[str, tuple[str, str]]) -> None:
@@ -155,8 +194,12 @@ def _push_history(bare: Path, env: dict[str, str], people: dict[str, tuple[str, 
 
         def git(*args: str, extra: dict[str, str] | None = None) -> str:
             return subprocess.run(
-                ["git", "-c", "init.defaultBranch=main", *args], cwd=work if work.exists() else tmp,
-                env={**base_env, **(extra or {})}, check=True, capture_output=True, text=True,
+                ["git", "-c", "init.defaultBranch=main", *args],
+                cwd=work if work.exists() else tmp,
+                env={**base_env, **(extra or {})},
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
 
         git("init", "-q", str(work))
@@ -170,18 +213,29 @@ def _push_history(bare: Path, env: dict[str, str], people: dict[str, tuple[str, 
             name, email = people.get(author, (author, f"{author}@example.test"))
             stamp = when.strftime("%Y-%m-%dT%H:%M:%S+0000")
             git("add", "-A")
-            git("commit", "-q", "-m", message, extra={
-                "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": stamp,
-                "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
-                "GIT_COMMITTER_DATE": stamp,
-            })
+            git(
+                "commit",
+                "-q",
+                "-m",
+                message,
+                extra={
+                    "GIT_AUTHOR_NAME": name,
+                    "GIT_AUTHOR_EMAIL": email,
+                    "GIT_AUTHOR_DATE": stamp,
+                    "GIT_COMMITTER_NAME": name,
+                    "GIT_COMMITTER_EMAIL": email,
+                    "GIT_COMMITTER_DATE": stamp,
+                },
+            )
 
         for day, (author, message, files) in enumerate(DEMO_FILES):
             commit(author, message, files, start + timedelta(days=day, hours=10))
         git("checkout", "-q", "-b", FEATURE_BRANCH)
-        author, message, files = FEATURE_COMMIT
+        author, message, feature_files = FEATURE_COMMIT
         readme = (work / "README.md").read_text()
-        contents = {k: v for k, v in files.items() if v is not None}
-        contents["README.md"] = readme + "\n## Contribute\n\nSee [CONTRIBUTING.md](CONTRIBUTING.md).\n"
+        contents = {k: v for k, v in feature_files.items() if v is not None}
+        contents["README.md"] = (
+            readme + "\n## Contribute\n\nSee [CONTRIBUTING.md](CONTRIBUTING.md).\n"
+        )
         commit(author, message, contents, datetime.now(UTC) - timedelta(hours=3))
         git("push", "-q", str(bare), "main", FEATURE_BRANCH, extra=env)

@@ -20,7 +20,9 @@ class TestRenderMarkdown:
     def test_relative_links_and_images_are_rebased(self) -> None:
         html = render_markdown(
             "[doc](docs/a.md) ![logo](img/l.png) [abs](https://example.test/x) [top](#top)",
-            link_base="/ws/r/src/main/", image_base="/ws/r/raw/main/", directory="sub",
+            link_base="/ws/r/src/main/",
+            image_base="/ws/r/raw/main/",
+            directory="sub",
         )
         assert 'href="/ws/r/src/main/sub/docs/a.md"' in html
         assert 'src="/ws/r/raw/main/sub/img/l.png"' in html
@@ -32,6 +34,8 @@ class TestRenderMarkdown:
 
     def test_rendered_object_shape(self) -> None:
         assert rendered("**b**") == {
-            "type": "rendered", "raw": "**b**", "markup": "markdown",
+            "type": "rendered",
+            "raw": "**b**",
+            "markup": "markdown",
             "html": "<p><strong>b</strong></p>\n",
         }

@@ -61,8 +61,15 @@ def live(settings: Settings) -> Iterator[LiveServer]:
     port = _free_port()
     live_settings = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
     app = create_app(live_settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none",
-                            lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="none",
+        lifespan="on",
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -85,16 +92,27 @@ class Git:
         home.mkdir(parents=True, exist_ok=True)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
-            "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
-            "GIT_AUTHOR_NAME": "Alice Author", "GIT_AUTHOR_EMAIL": "alice@example.test",
-            "GIT_COMMITTER_NAME": "Alice Author", "GIT_COMMITTER_EMAIL": "alice@example.test",
+            "HOME": str(home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_AUTHOR_NAME": "Alice Author",
+            "GIT_AUTHOR_EMAIL": "alice@example.test",
+            "GIT_COMMITTER_NAME": "Alice Author",
+            "GIT_COMMITTER_EMAIL": "alice@example.test",
         }
 
-    def __call__(self, *args: str, cwd: Path | None = None, check: bool = True
-                 ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd,
-                              env=self.env, capture_output=True, text=True, timeout=120,
-                              check=False)
+    def __call__(
+        self, *args: str, cwd: Path | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            ["git", "-c", "init.defaultBranch=main", *args],
+            cwd=cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed:\n{proc.stderr}")
         return proc

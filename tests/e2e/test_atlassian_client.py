@@ -20,11 +20,18 @@ def cloud(live: LiveServer) -> Cloud:
     with live.sessions() as session:
         alice = make_user(session, "alice")
         acme = make_team(session, "acme", alice, name="Acme")
-        ctx = make_repo(session, live.settings, alice, "widget", workspace=acme,
-                        description="A widget")
+        ctx = make_repo(
+            session, live.settings, alice, "widget", workspace=acme, description="A widget"
+        )
         hashes = seed_history(session, live.settings, ctx, count=12)
-        commit_files(live.settings, ctx.repo, {"docs/guide.md": "# Guide\n"},
-                     branch="feature/readme", parent=hashes[-1], message="Guide")
+        commit_files(
+            live.settings,
+            ctx.repo,
+            {"docs/guide.md": "# Guide\n"},
+            branch="feature/readme",
+            parent=hashes[-1],
+            message="Guide",
+        )
         secret = make_app_password(session, alice, SCOPES)
     return Cloud(url=live.base + "/api", username="alice", password=secret, cloud=True)
 
@@ -59,8 +66,13 @@ class TestAtlassianCloudClient:
     def test_build_statuses_through_the_client(self, cloud: Cloud) -> None:
         repo = cloud.workspaces.get("acme").repositories.get("widget")
         commit = repo.commits.get(repo.branches.get("main").hash)
-        commit.add_build("ci", url="https://ci.example.test/1", description="tests",
-                         refname="main", state="INPROGRESS")
+        commit.add_build(
+            "ci",
+            url="https://ci.example.test/1",
+            description="tests",
+            refname="main",
+            state="INPROGRESS",
+        )
         build = commit.get_build("ci")
         assert build.inprogress and build.key == "ci" and build.refname == "main"
         build.update(state="SUCCESSFUL")

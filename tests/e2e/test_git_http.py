@@ -40,8 +40,9 @@ def alice(live: LiveServer) -> Iterator[User]:
         yield user
 
 
-def remote(live: LiveServer, user: str = "alice", password: str = PASSWORD,
-           path: str = "/alice/widget.git") -> str:
+def remote(
+    live: LiveServer, user: str = "alice", password: str = PASSWORD, path: str = "/alice/widget.git"
+) -> str:
     return live.url(path, user, password)
 
 
@@ -150,10 +151,12 @@ class TestAccess:
         r = httpx.get(live.url("/nobody/nothing.git/info/refs?service=git-upload-pack"))
         assert r.status_code == 401
 
-    def test_wrong_password_is_401(self, live: LiveServer, git: Git, tmp_path: Path,
-                                   alice: User) -> None:
-        proc = git("clone", remote(live, password="wrong-password"), str(tmp_path / "c"),
-                   check=False)
+    def test_wrong_password_is_401(
+        self, live: LiveServer, git: Git, tmp_path: Path, alice: User
+    ) -> None:
+        proc = git(
+            "clone", remote(live, password="wrong-password"), str(tmp_path / "c"), check=False
+        )
         assert proc.returncode != 0 and "Authentication failed" in proc.stderr
 
     def test_outsider_sees_404_for_a_private_repository(
@@ -161,8 +164,9 @@ class TestAccess:
     ) -> None:
         with live.sessions() as session:
             make_user(session, "mal")
-        r = httpx.get(live.url("/alice/widget.git/info/refs?service=git-upload-pack"),
-                      auth=("mal", PASSWORD))
+        r = httpx.get(
+            live.url("/alice/widget.git/info/refs?service=git-upload-pack"), auth=("mal", PASSWORD)
+        )
         assert r.status_code == 404
 
     def test_push_without_write_access_shows_a_clear_403(
@@ -178,7 +182,9 @@ class TestAccess:
         git.commit(work, {"x.txt": "x"}, "evil")
         proc = git("push", "origin", "main:evil", cwd=work, check=False)
         assert proc.returncode != 0
-        assert "remote: You have read access to bob/open; pushing needs write access." in proc.stderr
+        assert (
+            "remote: You have read access to bob/open; pushing needs write access." in proc.stderr
+        )
         assert "403" in proc.stderr
         assert push_events(live) == []
 
@@ -212,16 +218,18 @@ class TestAccess:
 class TestTokenAuth:
     @pytest.fixture
     def resolver(self, live: LiveServer) -> Iterator[None]:
-        def resolve(request: Request, token: str, session: Session, settings: Settings
-                    ) -> AuthSubject:
+        def resolve(
+            request: Request, token: str, session: Session, settings: Settings
+        ) -> AuthSubject:
             if token != "good-token":
                 from appdock.core.errors import Unauthorized
 
                 raise Unauthorized("bad token")
             team = session.scalar(select(Workspace).where(Workspace.slug == "alice"))
             assert team is not None
-            return AuthSubject.limited("installation", frozenset({Scope.REPOSITORY_WRITE}),
-                                       workspace_id=team.id)
+            return AuthSubject.limited(
+                "installation", frozenset({Scope.REPOSITORY_WRITE}), workspace_id=team.id
+            )
 
         authenticator.TOKEN_RESOLVERS["bearer"] = resolve
         yield
@@ -241,8 +249,10 @@ class TestTokenAuth:
         assert proc.returncode != 0
 
     def test_without_a_resolver_token_auth_is_401(self, live: LiveServer, alice: User) -> None:
-        r = httpx.get(live.url("/alice/widget.git/info/refs?service=git-upload-pack"),
-                      auth=("x-token-auth", "anything"))
+        r = httpx.get(
+            live.url("/alice/widget.git/info/refs?service=git-upload-pack"),
+            auth=("x-token-auth", "anything"),
+        )
         assert r.status_code == 401 and "not enabled" in r.text
 
 
@@ -259,10 +269,15 @@ class TestProtocol:
 
         want = GitRepo(head).require("main")
         body = f"0032want {want}\n".encode() + b"00000009done\n"
-        r = httpx.post(live.url("/alice/widget.git/git-upload-pack"), auth=("alice", PASSWORD),
-                       content=gzip.compress(body),
-                       headers={"Content-Type": "application/x-git-upload-pack-request",
-                                "Content-Encoding": "gzip"})
+        r = httpx.post(
+            live.url("/alice/widget.git/git-upload-pack"),
+            auth=("alice", PASSWORD),
+            content=gzip.compress(body),
+            headers={
+                "Content-Type": "application/x-git-upload-pack-request",
+                "Content-Encoding": "gzip",
+            },
+        )
         assert r.status_code == 200
         assert r.headers["content-type"] == "application/x-git-upload-pack-result"
         assert r.content.startswith(b"0008NAK\n") and b"PACK" in r.content
@@ -272,6 +287,7 @@ class TestProtocol:
         assert r.status_code == 403 and "smart HTTP" in r.text
 
     def test_wrong_content_type_is_415(self, live: LiveServer, alice: User) -> None:
-        r = httpx.post(live.url("/alice/widget.git/git-upload-pack"), auth=("alice", PASSWORD),
-                       content=b"0000")
+        r = httpx.post(
+            live.url("/alice/widget.git/git-upload-pack"), auth=("alice", PASSWORD), content=b"0000"
+        )
         assert r.status_code == 415

@@ -38,8 +38,14 @@ class TestPublish:
         self, db: Session, recorder: list[tuple[Session, Event]]
     ) -> None:
         ws = _ws(db)
-        event = publish(db, EventKey.REPO_CREATED, workspace_id=ws.id, repository_id=7,
-                        actor_user_id=3, payload={"repository": {"name": "x"}})
+        event = publish(
+            db,
+            EventKey.REPO_CREATED,
+            workspace_id=ws.id,
+            repository_id=7,
+            actor_user_id=3,
+            payload={"repository": {"name": "x"}},
+        )
         assert event.id is not None and event.uuid.startswith("{")
         assert recorder == [(db, event)]
         db.commit()

@@ -61,15 +61,21 @@ def commit_files(
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             "GIT_INDEX_FILE": os.path.join(tmp, "index"),
-            "GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1],
-            "GIT_COMMITTER_NAME": author[0], "GIT_COMMITTER_EMAIL": author[1],
+            "GIT_AUTHOR_NAME": author[0],
+            "GIT_AUTHOR_EMAIL": author[1],
+            "GIT_COMMITTER_NAME": author[0],
+            "GIT_COMMITTER_EMAIL": author[1],
         }
         if base:
             git.run("read-tree", base, env=env)
         for path, content in files.items():
             if content is None:
-                git.run("update-index", "--index-info", input=f"0 {'0' * 40}\t{path}\n".encode(),
-                        env=env)
+                git.run(
+                    "update-index",
+                    "--index-info",
+                    input=f"0 {'0' * 40}\t{path}\n".encode(),
+                    env=env,
+                )
                 continue
             data = content.encode() if isinstance(content, str) else content
             oid = git.run("hash-object", "-w", "--stdin", input=data).stdout.decode().strip()
@@ -86,12 +92,16 @@ def commit_files(
 def seed_history(db: Session, settings: Settings, ctx: RepoContext, count: int = 3) -> list[str]:
     """``count`` commits on main (README.md, then src/app.py edits), mainbranch set; hashes oldest
     first."""
-    hashes = [commit_files(settings, ctx.repo, {"README.md": "# Widget\n\nA widget.\n"},
-                           message="Add README")]
+    hashes = [
+        commit_files(
+            settings, ctx.repo, {"README.md": "# Widget\n\nA widget.\n"}, message="Add README"
+        )
+    ]
     for i in range(1, count):
         hashes.append(
-            commit_files(settings, ctx.repo, {"src/app.py": f"print({i})\n"},
-                         message=f"Change app {i}")
+            commit_files(
+                settings, ctx.repo, {"src/app.py": f"print({i})\n"}, message=f"Change app {i}"
+            )
         )
     set_mainbranch(db, settings, ctx.repo, "main")
     return hashes

@@ -22,18 +22,33 @@ from appdock.git import (
 )
 
 
-def commit(repo: GitRepo, files: dict[str, str | bytes | None], *, branch: str = "main",
-           message: str = "change", email: str = "a@example.test") -> str:
+def commit(
+    repo: GitRepo,
+    files: dict[str, str | bytes | None],
+    *,
+    branch: str = "main",
+    message: str = "change",
+    email: str = "a@example.test",
+) -> str:
     base = repo.resolve(f"refs/heads/{branch}")
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"GIT_INDEX_FILE": os.path.join(tmp, "i"), "GIT_AUTHOR_NAME": "A",
-               "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": email}
+        env = {
+            "GIT_INDEX_FILE": os.path.join(tmp, "i"),
+            "GIT_AUTHOR_NAME": "A",
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": "A",
+            "GIT_COMMITTER_EMAIL": email,
+        }
         if base:
             repo.run("read-tree", base, env=env)
         for path, content in files.items():
             if content is None:
-                repo.run("update-index", "--index-info", input=f"0 {'0' * 40}\t{path}\n".encode(),
-                         env=env)
+                repo.run(
+                    "update-index",
+                    "--index-info",
+                    input=f"0 {'0' * 40}\t{path}\n".encode(),
+                    env=env,
+                )
                 continue
             data = content.encode() if isinstance(content, str) else content
             oid = repo.run("hash-object", "-w", "--stdin", input=data).stdout.decode().strip()
@@ -114,7 +129,9 @@ class TestTrees:
         commit(repo, {"zeta.txt": "zz", "src/app.py": "print(1)\n", "README.md": "# hi\n"})
         entries = repo.tree("main")
         assert [(e.name, e.kind) for e in entries] == [
-            ("src", "tree"), ("README.md", "blob"), ("zeta.txt", "blob")
+            ("src", "tree"),
+            ("README.md", "blob"),
+            ("zeta.txt", "blob"),
         ]
         assert entries[1].size == 5
         assert [e.path for e in repo.tree("main", "src")] == ["src/app.py"]
@@ -144,8 +161,16 @@ class TestDiffs:
     def test_diffstat_statuses_and_counts(self, repo: GitRepo) -> None:
         commit(repo, {"keep.txt": "a\nb\n", "gone.txt": "x\n", "old.py": "line\n" * 20})
         before = repo.require("main")
-        after = commit(repo, {"keep.txt": "a\nc\nd\n", "gone.txt": None, "old.py": None,
-                              "new.py": "line\n" * 20, "bin.dat": b"\x00\x01"})
+        after = commit(
+            repo,
+            {
+                "keep.txt": "a\nc\nd\n",
+                "gone.txt": None,
+                "old.py": None,
+                "new.py": "line\n" * 20,
+                "bin.dat": b"\x00\x01",
+            },
+        )
         changes = {(c.status, c.old_path, c.new_path): c for c in repo.diffstat(before, after)}
         assert changes[("modified", "keep.txt", "keep.txt")].lines_added == 2
         assert changes[("modified", "keep.txt", "keep.txt")].lines_removed == 1
@@ -223,8 +248,28 @@ class TestRefNames:
 
     @pytest.mark.parametrize(
         "name",
-        ["", "-x", "/x", "x/", "a..b", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b",
-         "x.lock", "a/.hidden", "a//b", "@", "a@{1}", "HEAD", "end."],
+        [
+            "",
+            "-x",
+            "/x",
+            "x/",
+            "a..b",
+            "a b",
+            "a~1",
+            "a^",
+            "a:b",
+            "a?",
+            "a*",
+            "a[",
+            "a\\b",
+            "x.lock",
+            "a/.hidden",
+            "a//b",
+            "@",
+            "a@{1}",
+            "HEAD",
+            "end.",
+        ],
     )
     def test_invalid(self, name: str) -> None:
         assert not is_valid_ref_name(name)

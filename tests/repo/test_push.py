@@ -42,9 +42,11 @@ class TestRecordPush:
         ctx = make_repo(db, settings, alice)
         dev = commit_files(settings, ctx.repo, {"a": "1"}, branch="dev")
         main = commit_files(settings, ctx.repo, {"b": "1"}, branch="main", parent=dev)
-        record = PushRecord(ctx.repo.id, [RefUpdate(ZERO, dev, "refs/heads/dev"),
-                                          RefUpdate(ZERO, main, "refs/heads/main")],
-                            actor_user_id=alice.id)
+        record = PushRecord(
+            ctx.repo.id,
+            [RefUpdate(ZERO, dev, "refs/heads/dev"), RefUpdate(ZERO, main, "refs/heads/main")],
+            actor_user_id=alice.id,
+        )
         event = record_push(db, settings, record)
         db.commit()
         assert event is not None and event.uuid == record.uuid
@@ -64,8 +66,9 @@ class TestRecordPush:
         ctx = make_repo(db, settings, alice)
         old = commit_files(settings, ctx.repo, {"a": "0"})
         new = [commit_files(settings, ctx.repo, {"a": str(i)}, message=f"c{i}") for i in (1, 2)]
-        event = record_push(db, settings, PushRecord(
-            ctx.repo.id, [RefUpdate(old, new[-1], "refs/heads/main")]))
+        event = record_push(
+            db, settings, PushRecord(ctx.repo.id, [RefUpdate(old, new[-1], "refs/heads/main")])
+        )
         assert event is not None
         (change,) = event.payload["push"]["changes"]
         assert [c["hash"] for c in change["commits"]] == new[::-1]
@@ -80,8 +83,9 @@ class TestRecordPush:
         old = commit_files(settings, ctx.repo, {"a": "0"})
         for i in range(7):
             head = commit_files(settings, ctx.repo, {"a": str(i + 1)})
-        event = record_push(db, settings, PushRecord(
-            ctx.repo.id, [RefUpdate(old, head, "refs/heads/main")]))
+        event = record_push(
+            db, settings, PushRecord(ctx.repo.id, [RefUpdate(old, head, "refs/heads/main")])
+        )
         assert event is not None
         (change,) = event.payload["push"]["changes"]
         assert len(change["commits"]) == 5 and change["truncated"]
@@ -92,8 +96,9 @@ class TestRecordPush:
         base = commit_files(settings, ctx.repo, {"a": "0"})
         old = commit_files(settings, ctx.repo, {"a": "1"})
         new = commit_files(settings, ctx.repo, {"a": "2"}, parent=base)
-        event = record_push(db, settings, PushRecord(
-            ctx.repo.id, [RefUpdate(old, new, "refs/heads/main")]))
+        event = record_push(
+            db, settings, PushRecord(ctx.repo.id, [RefUpdate(old, new, "refs/heads/main")])
+        )
         assert event is not None
         assert event.payload["push"]["changes"][0]["forced"] is True
 
@@ -104,8 +109,9 @@ class TestRecordPush:
         ctx = make_repo(db, settings, alice)
         base = commit_files(settings, ctx.repo, {"a": "0"})
         own = commit_files(settings, ctx.repo, {"f": "1"}, branch="feature", parent=base)
-        event = record_push(db, settings, PushRecord(
-            ctx.repo.id, [RefUpdate(ZERO, own, "refs/heads/feature")]))
+        event = record_push(
+            db, settings, PushRecord(ctx.repo.id, [RefUpdate(ZERO, own, "refs/heads/feature")])
+        )
         assert event is not None
         assert [c["hash"] for c in event.payload["push"]["changes"][0]["commits"]] == [own]
 
@@ -115,8 +121,9 @@ class TestRecordPush:
         alice = make_user(db, "alice")
         ctx = make_repo(db, settings, alice)
         head = commit_files(settings, ctx.repo, {"a": "0"}, author=("Al", "alice@example.test"))
-        event = record_push(db, settings, PushRecord(
-            ctx.repo.id, [RefUpdate(ZERO, head, "refs/heads/main")]))
+        event = record_push(
+            db, settings, PushRecord(ctx.repo.id, [RefUpdate(ZERO, head, "refs/heads/main")])
+        )
         assert event is not None
         author = event.payload["push"]["changes"][0]["commits"][0]["author"]
         assert author["raw"] == "Al <alice@example.test>"
@@ -189,8 +196,12 @@ class TestHook:
         env = hook_env(settings, ctx.repo.id, actor_user_id=alice.id)
         proc = subprocess.run(
             [sys.executable, "-m", "appdock", "hook", "post-receive"],
-            input=f"{ZERO} {head} refs/heads/main\n", text=True, capture_output=True,
-            env={**os.environ, **env}, cwd=settings.repos_dir, check=False,
+            input=f"{ZERO} {head} refs/heads/main\n",
+            text=True,
+            capture_output=True,
+            env={**os.environ, **env},
+            cwd=settings.repos_dir,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         (event,) = push_events(db)
@@ -203,8 +214,10 @@ class TestHook:
         alice = make_user(db, "alice")
         ctx = make_repo(db, settings, alice)
         head = commit_files(settings, ctx.repo, {"a": "0"})
-        env = {**hook_env(settings, ctx.repo.id, actor_user_id=alice.id),
-               "APPDOCK_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+        env = {
+            **hook_env(settings, ctx.repo.id, actor_user_id=alice.id),
+            "APPDOCK_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        }
         code = _run_hook_in_process(env, f"{ZERO} {head} refs/heads/main\n")
         assert code == 0
         (path,) = pending_spool(settings)

@@ -34,10 +34,18 @@ class TestCreateRepository:
     def test_bitbucket_body_creates_repository_with_links(
         self, client: TestClient, db: Session, alice: dict[str, str]
     ) -> None:
-        r = client.post(f"{API}/repositories/alice/widget", headers=alice, json={
-            "scm": "git", "is_private": True, "description": "A widget",
-            "project": {"key": "PROJ"}, "fork_policy": "no_public_forks", "name": "Widget",
-        })
+        r = client.post(
+            f"{API}/repositories/alice/widget",
+            headers=alice,
+            json={
+                "scm": "git",
+                "is_private": True,
+                "description": "A widget",
+                "project": {"key": "PROJ"},
+                "fork_policy": "no_public_forks",
+                "name": "Widget",
+            },
+        )
         assert r.status_code == 201, r.text
         body = r.json()
         assert body["type"] == "repository" and body["full_name"] == "alice/widget"
@@ -47,8 +55,18 @@ class TestCreateRepository:
         assert body["owner"]["type"] == "user" and body["mainbranch"] is None
         links = body["links"]
         assert links["clone"] == [{"name": "https", "href": "http://testserver/alice/widget.git"}]
-        for name in ("self", "html", "avatar", "commits", "pullrequests", "hooks", "source",
-                     "branches", "tags", "forks"):
+        for name in (
+            "self",
+            "html",
+            "avatar",
+            "commits",
+            "pullrequests",
+            "hooks",
+            "source",
+            "branches",
+            "tags",
+            "forks",
+        ):
             assert links[name]["href"].startswith("http://testserver/"), name
         assert links["self"]["href"] == "http://testserver/api/2.0/repositories/alice/widget"
 
@@ -77,14 +95,17 @@ class TestCreateRepository:
         assert r.status_code == 400 and "scm" in r.json()["error"]["fields"]
 
     def test_unknown_project_is_400(self, client: TestClient, alice: dict[str, str]) -> None:
-        r = client.post(f"{API}/repositories/alice/w", headers=alice, json={"project": {"key": "NO"}})
+        r = client.post(
+            f"{API}/repositories/alice/w", headers=alice, json={"project": {"key": "NO"}}
+        )
         assert r.status_code == 400 and "project.key" in r.json()["error"]["fields"]
 
     def test_needs_admin_scope_and_credentials(self, client: TestClient, db: Session) -> None:
         make_user(db, "alice")
         assert client.post(f"{API}/repositories/alice/w", json={}).status_code == 401
-        r = client.post(f"{API}/repositories/alice/w", headers=auth(db, scopes="repository:write"),
-                        json={})
+        r = client.post(
+            f"{API}/repositories/alice/w", headers=auth(db, scopes="repository:write"), json={}
+        )
         assert r.status_code == 403
         assert r.json()["error"]["data"]["required_scope"] == "repository:admin"
 
@@ -139,8 +160,10 @@ class TestListRepositories:
     def test_member_sees_team_private_repositories(
         self, client: TestClient, db: Session, world: None
     ) -> None:
-        names = {v["full_name"] for v in client.get(f"{API}/repositories/",
-                                                     headers=auth(db, "bob")).json()["values"]}
+        names = {
+            v["full_name"]
+            for v in client.get(f"{API}/repositories/", headers=auth(db, "bob")).json()["values"]
+        }
         assert names == {"acme/open-widget", "acme/secret"}
 
     def test_role_member_drops_foreign_public_repositories(
@@ -149,14 +172,20 @@ class TestListRepositories:
         r = client.get(f"{API}/repositories?role=member", headers=auth(db, "mal"))
         assert r.json()["values"] == []
         assert client.get(f"{API}/repositories?role=member").status_code == 401
-        assert client.get(f"{API}/repositories?role=boss", headers=auth(db, "mal")).status_code == 400
+        assert (
+            client.get(f"{API}/repositories?role=boss", headers=auth(db, "mal")).status_code == 400
+        )
 
     def test_q_filters_on_name(self, client: TestClient, db: Session, world: None) -> None:
-        r = client.get(f"{API}/repositories", params={"q": 'name ~ "WIDG"'},
-                       headers=auth(db, "bob"))
+        r = client.get(
+            f"{API}/repositories", params={"q": 'name ~ "WIDG"'}, headers=auth(db, "bob")
+        )
         assert [v["slug"] for v in r.json()["values"]] == ["open-widget"]
-        r = client.get(f"{API}/repositories", params={"q": 'project.key = "PROJ" AND is_private = true'},
-                       headers=auth(db, "bob"))
+        r = client.get(
+            f"{API}/repositories",
+            params={"q": 'project.key = "PROJ" AND is_private = true'},
+            headers=auth(db, "bob"),
+        )
         assert [v["slug"] for v in r.json()["values"]] == ["secret"]
 
     def test_bad_q_is_400_naming_q(self, client: TestClient, world: None) -> None:
@@ -179,8 +208,11 @@ class TestUpdateAndDelete:
         self, client: TestClient, db: Session, settings: Settings, alice: dict[str, str]
     ) -> None:
         client.post(f"{API}/repositories/alice/widget", headers=alice, json={})
-        r = client.put(f"{API}/repositories/alice/widget", headers=alice,
-                       json={"description": "new", "slug": "gadget", "is_private": False})
+        r = client.put(
+            f"{API}/repositories/alice/widget",
+            headers=alice,
+            json={"description": "new", "slug": "gadget", "is_private": False},
+        )
         assert r.status_code == 200, r.text
         assert r.json()["full_name"] == "alice/gadget" and r.json()["description"] == "new"
         assert client.get(f"{API}/repositories/alice/gadget").status_code == 200  # now public
@@ -211,15 +243,25 @@ def history(db: Session, settings: Settings) -> dict[str, Any]:
     alice = make_user(db, "alice")
     ctx = make_repo(db, settings, alice)
     hashes = seed_history(db, settings, ctx, count=4)
-    feature = commit_files(settings, ctx.repo, {"docs/guide.md": "# Guide\n", "page.html":
-                                                 "<script>alert(1)</script>", "logo.png":
-                                                 b"\x89PNG\r\n\x1a\n\x00\x00"},
-                           branch="feature/readme", parent=hashes[-1], message="Docs")
+    feature = commit_files(
+        settings,
+        ctx.repo,
+        {
+            "docs/guide.md": "# Guide\n",
+            "page.html": "<script>alert(1)</script>",
+            "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00",
+        },
+        branch="feature/readme",
+        parent=hashes[-1],
+        message="Docs",
+    )
     return {"ctx": ctx, "hashes": hashes, "feature": feature, "headers": auth(db)}
 
 
 class TestRefs:
-    def test_branches_list_and_get_with_slash(self, client: TestClient, history: dict[str, Any]) -> None:
+    def test_branches_list_and_get_with_slash(
+        self, client: TestClient, history: dict[str, Any]
+    ) -> None:
         h = history["headers"]
         page = client.get(f"{API}/repositories/alice/widget/refs/branches/", headers=h).json()
         assert [b["name"] for b in page["values"]] == ["feature/readme", "main"]
@@ -233,8 +275,11 @@ class TestRefs:
 
     def test_branch_filters(self, client: TestClient, history: dict[str, Any]) -> None:
         h = history["headers"]
-        r = client.get(f"{API}/repositories/alice/widget/refs/branches",
-                       params={"q": 'name ~ "feat"', "sort": "-name"}, headers=h)
+        r = client.get(
+            f"{API}/repositories/alice/widget/refs/branches",
+            params={"q": 'name ~ "feat"', "sort": "-name"},
+            headers=h,
+        )
         assert [b["name"] for b in r.json()["values"]] == ["feature/readme"]
 
     def test_create_and_delete_branch(
@@ -249,14 +294,17 @@ class TestRefs:
         assert client.delete(f"{url}/release/1", headers=h).status_code == 204
         assert client.get(f"{url}/release/1", headers=h).status_code == 404
         assert client.delete(f"{url}/main", headers=h).status_code == 400
-        pushes = [e for e in db.scalars(select(Event).where(Event.key == "repo:push"))]
+        pushes = list(db.scalars(select(Event).where(Event.key == "repo:push")))
         assert len(pushes) == 2
 
     def test_tags(self, client: TestClient, history: dict[str, Any]) -> None:
         h = history["headers"]
         url = f"{API}/repositories/alice/widget/refs/tags"
-        r = client.post(url, headers=h, json={"name": "v1.0", "target": {"hash": history["hashes"][0]},
-                                              "message": "First"})
+        r = client.post(
+            url,
+            headers=h,
+            json={"name": "v1.0", "target": {"hash": history["hashes"][0]}, "message": "First"},
+        )
         assert r.status_code == 201 and r.json()["type"] == "tag"
         assert r.json()["target"]["hash"] == history["hashes"][0] and "First" in r.json()["message"]
         assert [t["name"] for t in client.get(url + "/", headers=h).json()["values"]] == ["v1.0"]
@@ -272,8 +320,11 @@ class TestRefs:
         make_user(db, "mal")
         ctx = make_repo(db, settings, alice, private=False)
         seed_history(db, settings, ctx)
-        r = client.post(f"{API}/repositories/alice/widget/refs/branches",
-                        headers=auth(db, "mal"), json={"name": "x", "target": {"hash": "main"}})
+        r = client.post(
+            f"{API}/repositories/alice/widget/refs/branches",
+            headers=auth(db, "mal"),
+            json={"name": "x", "target": {"hash": "main"}},
+        )
         assert r.status_code == 403 and "read access" in r.json()["error"]["message"]
 
 
@@ -282,7 +333,9 @@ class TestCommits:
         self, client: TestClient, history: dict[str, Any]
     ) -> None:
         h = history["headers"]
-        page = client.get(f"{API}/repositories/alice/widget/commits/main?pagelen=2", headers=h).json()
+        page = client.get(
+            f"{API}/repositories/alice/widget/commits/main?pagelen=2", headers=h
+        ).json()
         assert [c["hash"] for c in page["values"]] == history["hashes"][::-1][:2]
         assert page["size"] == 4
         nxt = client.get(page["next"].removeprefix("http://testserver"), headers=h).json()
@@ -305,13 +358,20 @@ class TestCommits:
 
     def test_unknown_revision_is_404(self, client: TestClient, history: dict[str, Any]) -> None:
         h = history["headers"]
-        assert client.get(f"{API}/repositories/alice/widget/commits/nope", headers=h).status_code == 404
-        assert client.get(f"{API}/repositories/alice/widget/commit/{'f' * 40}",
-                          headers=h).status_code == 404
+        assert (
+            client.get(f"{API}/repositories/alice/widget/commits/nope", headers=h).status_code
+            == 404
+        )
+        assert (
+            client.get(f"{API}/repositories/alice/widget/commit/{'f' * 40}", headers=h).status_code
+            == 404
+        )
 
     def test_single_commit(self, client: TestClient, history: dict[str, Any]) -> None:
         first = history["hashes"][0]
-        r = client.get(f"{API}/repositories/alice/widget/commit/{first[:8]}", headers=history["headers"])
+        r = client.get(
+            f"{API}/repositories/alice/widget/commit/{first[:8]}", headers=history["headers"]
+        )
         assert r.status_code == 200 and r.json()["hash"] == first
         assert r.json()["message"].startswith("Add README") and r.json()["parents"] == []
 
@@ -328,8 +388,11 @@ class TestSource:
     def test_src_redirects_to_the_main_branch_root(
         self, client: TestClient, history: dict[str, Any]
     ) -> None:
-        r = client.get(f"{API}/repositories/alice/widget/src", headers=history["headers"],
-                       follow_redirects=False)
+        r = client.get(
+            f"{API}/repositories/alice/widget/src",
+            headers=history["headers"],
+            follow_redirects=False,
+        )
         assert r.status_code == 302
         assert r.headers["location"].endswith(f"/src/{history['hashes'][-1]}/")
 
@@ -345,14 +408,17 @@ class TestSource:
 
     def test_raw_file_bytes(self, client: TestClient, history: dict[str, Any]) -> None:
         first = history["hashes"][0]
-        r = client.get(f"{API}/repositories/alice/widget/src/{first}/README.md",
-                       headers=history["headers"])
+        r = client.get(
+            f"{API}/repositories/alice/widget/src/{first}/README.md", headers=history["headers"]
+        )
         assert r.status_code == 200 and r.text == "# Widget\n\nA widget.\n"
         assert r.headers["content-type"].startswith("text/plain")
 
     def test_ref_with_slash_resolves(self, client: TestClient, history: dict[str, Any]) -> None:
-        r = client.get(f"{API}/repositories/alice/widget/src/feature/readme/docs/guide.md",
-                       headers=history["headers"])
+        r = client.get(
+            f"{API}/repositories/alice/widget/src/feature/readme/docs/guide.md",
+            headers=history["headers"],
+        )
         assert r.status_code == 200 and r.text == "# Guide\n"
 
     def test_html_is_served_as_text_and_binary_as_its_type(
@@ -366,8 +432,10 @@ class TestSource:
         assert r.headers["content-type"] == "image/png" and r.content.startswith(b"\x89PNG")
 
     def test_format_meta(self, client: TestClient, history: dict[str, Any]) -> None:
-        r = client.get(f"{API}/repositories/alice/widget/src/main/README.md?format=meta",
-                       headers=history["headers"])
+        r = client.get(
+            f"{API}/repositories/alice/widget/src/main/README.md?format=meta",
+            headers=history["headers"],
+        )
         assert r.json()["type"] == "commit_file" and r.json()["path"] == "README.md"
         assert r.json()["mimetype"] == "text/markdown"
 
@@ -375,9 +443,14 @@ class TestSource:
         self, client: TestClient, history: dict[str, Any]
     ) -> None:
         h = history["headers"]
-        assert client.get(f"{API}/repositories/alice/widget/src/main/nope", headers=h).status_code == 404
-        assert client.get(f"{API}/repositories/alice/widget/src/zzz/README.md",
-                          headers=h).status_code == 404
+        assert (
+            client.get(f"{API}/repositories/alice/widget/src/main/nope", headers=h).status_code
+            == 404
+        )
+        assert (
+            client.get(f"{API}/repositories/alice/widget/src/zzz/README.md", headers=h).status_code
+            == 404
+        )
 
 
 class TestDiffs:
@@ -393,13 +466,16 @@ class TestDiffs:
     def test_range_is_source_against_merge_base(
         self, client: TestClient, history: dict[str, Any]
     ) -> None:
-        r = client.get(f"{API}/repositories/alice/widget/diff/feature/readme..main",
-                       headers=history["headers"])
+        r = client.get(
+            f"{API}/repositories/alice/widget/diff/feature/readme..main", headers=history["headers"]
+        )
         assert "docs/guide.md" in r.text and "src/app.py" not in r.text
 
     def test_diffstat(self, client: TestClient, history: dict[str, Any]) -> None:
-        page = client.get(f"{API}/repositories/alice/widget/diffstat/{history['feature']}",
-                          headers=history["headers"]).json()
+        page = client.get(
+            f"{API}/repositories/alice/widget/diffstat/{history['feature']}",
+            headers=history["headers"],
+        ).json()
         by_path = {v["new"]["path"]: v for v in page["values"]}
         guide = by_path["docs/guide.md"]
         assert guide["type"] == "diffstat" and guide["status"] == "added"
@@ -407,7 +483,9 @@ class TestDiffs:
         assert page["size"] == 3
 
     def test_unknown_revision_is_404(self, client: TestClient, history: dict[str, Any]) -> None:
-        r = client.get(f"{API}/repositories/alice/widget/diff/nope..main", headers=history["headers"])
+        r = client.get(
+            f"{API}/repositories/alice/widget/diff/nope..main", headers=history["headers"]
+        )
         assert r.status_code == 404
 
 
@@ -417,9 +495,17 @@ class TestBuildStatuses:
     ) -> None:
         h, head = history["headers"], history["hashes"][-1]
         base = f"{API}/repositories/alice/widget/commit/{head}/statuses"
-        r = client.post(f"{base}/build", headers=h, json={
-            "key": "CI-1", "state": "INPROGRESS", "url": "https://ci.example.test/1",
-            "name": "Unit tests", "refname": "main"})
+        r = client.post(
+            f"{base}/build",
+            headers=h,
+            json={
+                "key": "CI-1",
+                "state": "INPROGRESS",
+                "url": "https://ci.example.test/1",
+                "name": "Unit tests",
+                "refname": "main",
+            },
+        )
         assert r.status_code == 201, r.text
         body = r.json()
         assert body["type"] == "build" and body["commit"]["hash"] == head
@@ -429,8 +515,11 @@ class TestBuildStatuses:
         assert client.get(f"{base}/build/CI-1", headers=h).json()["state"] == "SUCCESSFUL"
         page = client.get(base, headers=h).json()
         assert page["size"] == 1 and page["values"][0]["key"] == "CI-1"
-        keys = [e.key for e in db.scalars(select(Event).order_by(Event.id))
-                if e.key.startswith("repo:commit_status")]
+        keys = [
+            e.key
+            for e in db.scalars(select(Event).order_by(Event.id))
+            if e.key.startswith("repo:commit_status")
+        ]
         assert keys == ["repo:commit_status_created", "repo:commit_status_updated"]
 
     def test_bad_state_is_400_and_missing_key_404(
@@ -444,8 +533,10 @@ class TestBuildStatuses:
 
     def test_anonymous_cannot_report(self, client: TestClient, history: dict[str, Any]) -> None:
         head = history["hashes"][-1]
-        r = client.post(f"{API}/repositories/alice/widget/commit/{head}/statuses/build",
-                        json={"key": "k", "state": "FAILED", "url": "https://x"})
+        r = client.post(
+            f"{API}/repositories/alice/widget/commit/{head}/statuses/build",
+            json={"key": "k", "state": "FAILED", "url": "https://x"},
+        )
         assert r.status_code == 401
 
 
@@ -458,10 +549,14 @@ class TestForks:
         ctx = make_repo(db, settings, alice, private=False)
         seed_history(db, settings, ctx)
         bob = auth(db, "bob", "repository:write")
-        r = client.post(f"{API}/repositories/alice/widget/forks", headers=bob,
-                        json={"name": "My widget"})
+        r = client.post(
+            f"{API}/repositories/alice/widget/forks", headers=bob, json={"name": "My widget"}
+        )
         assert r.status_code == 201, r.text
-        assert r.json()["full_name"] == "bob/widget" and r.json()["parent"]["full_name"] == "alice/widget"
+        assert (
+            r.json()["full_name"] == "bob/widget"
+            and r.json()["parent"]["full_name"] == "alice/widget"
+        )
         assert r.json()["mainbranch"] == {"type": "branch", "name": "main"}
         page = client.get(f"{API}/repositories/alice/widget/forks").json()
         assert [v["full_name"] for v in page["values"]] == ["bob/widget"]

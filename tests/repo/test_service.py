@@ -62,7 +62,9 @@ class TestCreate:
         db.rollback()
         assert len(list(settings.repos_dir.iterdir())) == 1
 
-    @pytest.mark.parametrize("slug", ["Bad Slug", "UPPER", "-dash", "x.git", "a/b", "", "workspace"])
+    @pytest.mark.parametrize(
+        "slug", ["Bad Slug", "UPPER", "-dash", "x.git", "a/b", "", "workspace"]
+    )
     def test_invalid_or_reserved_slug_is_400_naming_it(
         self, db: Session, settings: Settings, slug: str
     ) -> None:
@@ -103,11 +105,16 @@ class TestCreate:
         alice = make_user(db, "alice")
         svc = RepoService(db, settings)
         paths: list[Path] = []
-        with pytest.raises(RuntimeError), db.begin_nested():
-            ctx = svc.create(subject_of(alice), svc.workspace("alice"), "widget")
-            paths.append(repo_dir(settings, ctx.repo))
-            raise RuntimeError("later step failed")
-        assert not paths[0].exists()
+
+        def create_then_fail() -> None:
+            with db.begin_nested():
+                ctx = svc.create(subject_of(alice), svc.workspace("alice"), "widget")
+                paths.append(repo_dir(settings, ctx.repo))
+                raise RuntimeError("later step failed")
+
+        with pytest.raises(RuntimeError):
+            create_then_fail()
+        assert paths and not paths[0].exists()
 
     def test_outsider_cannot_create_in_a_team(self, db: Session, settings: Settings) -> None:
         alice = make_user(db, "alice")
@@ -228,8 +235,9 @@ class TestFork:
         make_repo(db, settings, alice, workspace=acme)
         svc = RepoService(db, settings)
         with pytest.raises(BadRequest) as err:
-            svc.fork(subject_of(alice), svc.get("acme", "widget", subject_of(alice)),
-                     is_private=False)
+            svc.fork(
+                subject_of(alice), svc.get("acme", "widget", subject_of(alice)), is_private=False
+            )
         assert err.value.field == "is_private"
 
 
@@ -238,37 +246,51 @@ class TestPermissions:
     def world(self, db: Session, settings: Settings) -> dict[str, object]:
         alice, bob, admin2, mallory = (make_user(db, n) for n in ("alice", "bob", "ann", "mal"))
         acme = make_team(db, "acme", alice, bob)
-        RepoService(db, settings)  # noqa: B018
         from appdock.account.service import AccountService
 
         AccountService(db, settings.secret).add_member(acme, admin2, "admin")
         db.commit()
         private = make_repo(db, settings, alice, "secret", workspace=acme)
         public = make_repo(db, settings, alice, "open", workspace=acme, private=False)
-        return {"alice": alice, "bob": bob, "ann": admin2, "mal": mallory, "acme": acme,
-                "private": private.repo, "public": public.repo}
+        return {
+            "alice": alice,
+            "bob": bob,
+            "ann": admin2,
+            "mal": mallory,
+            "acme": acme,
+            "private": private.repo,
+            "public": public.repo,
+        }
 
     @pytest.mark.parametrize(
         ("who", "repo", "expected"),
         [
-            ("anon", "private", Permission.NONE), ("anon", "public", Permission.READ),
-            ("mal", "private", Permission.NONE), ("mal", "public", Permission.READ),
-            ("bob", "private", Permission.WRITE), ("bob", "public", Permission.WRITE),
-            ("ann", "private", Permission.ADMIN), ("alice", "private", Permission.ADMIN),
-            ("team-app", "private", Permission.ADMIN), ("other-app", "private", Permission.NONE),
+            ("anon", "private", Permission.NONE),
+            ("anon", "public", Permission.READ),
+            ("mal", "private", Permission.NONE),
+            ("mal", "public", Permission.READ),
+            ("bob", "private", Permission.WRITE),
+            ("bob", "public", Permission.WRITE),
+            ("ann", "private", Permission.ADMIN),
+            ("alice", "private", Permission.ADMIN),
+            ("team-app", "private", Permission.ADMIN),
+            ("other-app", "private", Permission.NONE),
         ],
     )
-    def test_levels(self, db: Session, world: dict[str, object], who: str, repo: str,
-                    expected: Permission) -> None:
+    def test_levels(
+        self, db: Session, world: dict[str, object], who: str, repo: str, expected: Permission
+    ) -> None:
         acme = world["acme"]
         if who == "anon":
             subject = AuthSubject.anonymous()
         elif who == "team-app":
-            subject = AuthSubject.limited("installation", frozenset({Scope.REPOSITORY}),
-                                          workspace_id=acme.id)  # type: ignore[attr-defined]
+            subject = AuthSubject.limited(
+                "installation", frozenset({Scope.REPOSITORY}), workspace_id=acme.id
+            )  # type: ignore[attr-defined]
         elif who == "other-app":
-            subject = AuthSubject.limited("installation", frozenset({Scope.REPOSITORY}),
-                                          workspace_id=acme.id + 999)  # type: ignore[attr-defined]
+            subject = AuthSubject.limited(
+                "installation", frozenset({Scope.REPOSITORY}), workspace_id=acme.id + 999
+            )  # type: ignore[attr-defined]
         else:
             subject = subject_of(world[who])  # type: ignore[arg-type]
         assert permission_of(db, subject, world[repo]) == expected  # type: ignore[arg-type]
@@ -277,8 +299,7 @@ class TestPermissions:
         self, db: Session, settings: Settings, world: dict[str, object]
     ) -> None:
         mal = world["mal"]
-        subject = AuthSubject.limited("app_password", frozenset({Scope.ACCOUNT}),
-                                      user_id=mal.id)  # type: ignore[attr-defined]
+        subject = AuthSubject.limited("app_password", frozenset({Scope.ACCOUNT}), user_id=mal.id)  # type: ignore[attr-defined]
         with pytest.raises(Forbidden) as err:
             RepoService(db, settings).get("acme", "secret", subject)
         assert err.value.scope == "repository"
@@ -287,15 +308,23 @@ class TestPermissions:
         self, db: Session, settings: Settings, world: dict[str, object]
     ) -> None:
         with pytest.raises(NotFound):
-            RepoService(db, settings).get("acme", "secret", subject_of(world["mal"]),  # type: ignore[arg-type]
-                                          Permission.WRITE)
+            RepoService(db, settings).get(
+                "acme",
+                "secret",
+                subject_of(world["mal"]),  # type: ignore[arg-type]
+                Permission.WRITE,
+            )
 
     def test_read_only_caller_asking_to_write_is_403(
         self, db: Session, settings: Settings, world: dict[str, object]
     ) -> None:
         with pytest.raises(Forbidden, match="read access"):
-            RepoService(db, settings).get("acme", "open", subject_of(world["mal"]),  # type: ignore[arg-type]
-                                          Permission.WRITE)
+            RepoService(db, settings).get(
+                "acme",
+                "open",
+                subject_of(world["mal"]),  # type: ignore[arg-type]
+                Permission.WRITE,
+            )
 
     def test_readable_listing_matches_permission_of(
         self, db: Session, settings: Settings, world: dict[str, object]
@@ -361,18 +390,28 @@ class TestRefsByTheHost:
 
 
 class TestStatuses:
-    def test_same_key_updates_and_events_say_which(
-        self, db: Session, settings: Settings
-    ) -> None:
+    def test_same_key_updates_and_events_say_which(self, db: Session, settings: Settings) -> None:
         alice = make_user(db, "alice")
         ctx = make_repo(db, settings, alice)
         head = seed_history(db, settings, ctx)[-1]
         svc = RepoService(db, settings)
-        row, created = svc.set_status(subject_of(alice), ctx, head[:10], key="ci", state="INPROGRESS",
-                                      url="https://ci.example.test/1")
+        row, created = svc.set_status(
+            subject_of(alice),
+            ctx,
+            head[:10],
+            key="ci",
+            state="INPROGRESS",
+            url="https://ci.example.test/1",
+        )
         assert created and row.commit_hash == head
-        row, created = svc.set_status(subject_of(alice), ctx, head, key="ci", state="SUCCESSFUL",
-                                      url="https://ci.example.test/1")
+        row, created = svc.set_status(
+            subject_of(alice),
+            ctx,
+            head,
+            key="ci",
+            state="SUCCESSFUL",
+            url="https://ci.example.test/1",
+        )
         db.commit()
         assert not created and row.state == "SUCCESSFUL"
         assert db.scalar(select(func.count(CommitStatus.id))) == 1
@@ -382,9 +421,7 @@ class TestStatuses:
         assert payload["commit_status"]["state"] == "SUCCESSFUL"
         assert payload["commit_status"]["type"] == "build"
 
-    def test_unknown_commit_is_404_and_bad_state_400(
-        self, db: Session, settings: Settings
-    ) -> None:
+    def test_unknown_commit_is_404_and_bad_state_400(self, db: Session, settings: Settings) -> None:
         alice = make_user(db, "alice")
         ctx = make_repo(db, settings, alice)
         seed_history(db, settings, ctx)

@@ -23,13 +23,19 @@ def widget(db: Session, settings: Settings) -> dict[str, Any]:
     alice = make_user(db, "alice")
     ctx = make_repo(db, settings, alice, description="A widget <b>bold</b>")
     hashes = seed_history(db, settings, ctx)
-    evil = commit_files(settings, ctx.repo, {
-        "README.md": "# Widget\n\n<script>alert('readme')</script>\n\n![logo](img/logo.png)\n",
-        "src/evil.py": "x = '<script>alert(1)</script>'\n",
-        "blob.bin": b"\x00\x01\x02binary",
-    }, message="Add <script> things")
-    feature = commit_files(settings, ctx.repo, {"docs/guide.md": "# Guide\n"},
-                           branch="feature/readme", message="Guide")
+    evil = commit_files(
+        settings,
+        ctx.repo,
+        {
+            "README.md": "# Widget\n\n<script>alert('readme')</script>\n\n![logo](img/logo.png)\n",
+            "src/evil.py": "x = '<script>alert(1)</script>'\n",
+            "blob.bin": b"\x00\x01\x02binary",
+        },
+        message="Add <script> things",
+    )
+    feature = commit_files(
+        settings, ctx.repo, {"docs/guide.md": "# Guide\n"}, branch="feature/readme", message="Guide"
+    )
     return {"ctx": ctx, "hashes": [*hashes, evil], "feature": feature, "alice": alice}
 
 
@@ -103,7 +109,9 @@ class TestSource:
         assert client.get("/alice/widget/src/main/nope.txt").status_code == 404
         assert client.get("/alice/widget/src/nobranch/x").status_code == 404
 
-    def test_raw_is_plain_text_in_a_sandbox(self, client: TestClient, widget: dict[str, Any]) -> None:
+    def test_raw_is_plain_text_in_a_sandbox(
+        self, client: TestClient, widget: dict[str, Any]
+    ) -> None:
         login(client, "alice", PASSWORD)
         r = client.get("/alice/widget/raw/main/src/evil.py")
         assert r.text == "x = '<script>alert(1)</script>'\n"
@@ -133,8 +141,15 @@ class TestCommitPages:
     ) -> None:
         evil = widget["hashes"][-1]
         svc = RepoService(db, settings)
-        svc.set_status(subject_of(widget["alice"]), widget["ctx"], evil, key="ci",
-                       state="FAILED", url="javascript:alert(1)", name="Unit tests")
+        svc.set_status(
+            subject_of(widget["alice"]),
+            widget["ctx"],
+            evil,
+            key="ci",
+            state="FAILED",
+            url="javascript:alert(1)",
+            name="Unit tests",
+        )
         db.commit()
         login(client, "alice", PASSWORD)
         page = client.get(f"/alice/widget/commits/{evil}").text
@@ -155,9 +170,12 @@ class TestCreateForm:
     def test_create_with_csrf(self, client: TestClient, db: Session) -> None:
         make_user(db, "alice")
         login(client, "alice", PASSWORD)
-        r = post_form(client, "/repositories/new", "/repositories/new",
-                      {"workspace": "alice", "name": "My Tool", "description": "d",
-                       "visibility": "public"})
+        r = post_form(
+            client,
+            "/repositories/new",
+            "/repositories/new",
+            {"workspace": "alice", "name": "My Tool", "description": "d", "visibility": "public"},
+        )
         assert r.status_code == 303 and r.headers["location"] == "/alice/my-tool"  # type: ignore[attr-defined]
         repo = db.scalar(select(Repository).where(Repository.slug == "my-tool"))
         assert repo is not None and not repo.is_private and repo.name == "My Tool"
@@ -174,8 +192,12 @@ class TestCreateForm:
     ) -> None:
         make_user(db, "alice")
         login(client, "alice", PASSWORD)
-        r = post_form(client, "/repositories/new", "/repositories/new",
-                      {"workspace": "alice", "name": "x", "slug": "Bad Slug"})
+        r = post_form(
+            client,
+            "/repositories/new",
+            "/repositories/new",
+            {"workspace": "alice", "name": "x", "slug": "Bad Slug"},
+        )
         assert r.status_code == 400 and "is not a valid repository slug" in r.text  # type: ignore[attr-defined]
         assert db.scalar(select(func.count(Repository.id))) == 0
         assert not settings.repos_dir.exists() or not any(settings.repos_dir.iterdir())
@@ -201,16 +223,28 @@ class TestSettingsPage:
         self, client: TestClient, db: Session, settings: Settings, widget: dict[str, Any]
     ) -> None:
         login(client, "alice", PASSWORD)
-        r = post_form(client, "/alice/widget/admin", "/alice/widget/admin", {
-            "name": "Gadget", "slug": "gadget", "description": "new", "visibility": "private",
-            "fork_policy": "allow_forks", "project": "PROJ"})
+        r = post_form(
+            client,
+            "/alice/widget/admin",
+            "/alice/widget/admin",
+            {
+                "name": "Gadget",
+                "slug": "gadget",
+                "description": "new",
+                "visibility": "private",
+                "fork_policy": "allow_forks",
+                "project": "PROJ",
+            },
+        )
         assert r.headers["location"] == "/alice/gadget/admin"  # type: ignore[attr-defined]
         assert client.get("/alice/gadget").status_code == 200
-        r = post_form(client, "/alice/gadget/admin", "/alice/gadget/admin/delete",
-                      {"confirm": "alice/wrong"})
+        r = post_form(
+            client, "/alice/gadget/admin", "/alice/gadget/admin/delete", {"confirm": "alice/wrong"}
+        )
         assert client.get("/alice/gadget").status_code == 200  # not deleted
-        r = post_form(client, "/alice/gadget/admin", "/alice/gadget/admin/delete",
-                      {"confirm": "alice/gadget"})
+        r = post_form(
+            client, "/alice/gadget/admin", "/alice/gadget/admin/delete", {"confirm": "alice/gadget"}
+        )
         assert r.headers["location"] == "/alice"  # type: ignore[attr-defined]
         assert client.get("/alice/gadget").status_code == 404
         assert not any(settings.repos_dir.iterdir())
@@ -225,8 +259,12 @@ class TestForkForm:
         ctx = make_repo(db, settings, bob, "open", private=False)
         seed_history(db, settings, ctx)
         login(client, "carol", PASSWORD)
-        r = post_form(client, "/bob/open/fork", "/bob/open/fork",
-                      {"target": "carol", "slug": "open", "name": "open"})
+        r = post_form(
+            client,
+            "/bob/open/fork",
+            "/bob/open/fork",
+            {"target": "carol", "slug": "open", "name": "open"},
+        )
         assert r.headers["location"] == "/carol/open"  # type: ignore[attr-defined]
         assert "Forked from" in client.get("/carol/open").text
 
@@ -247,13 +285,17 @@ class TestListsAndNav:
         )
 
         def only_on_private(request: Request, repo: Any) -> dict[str, str] | None:
-            return {"key": "secret", "label": "Private thing", "href": "/x"} if repo.is_private else None
+            return (
+                {"key": "secret", "label": "Private thing", "href": "/x"}
+                if repo.is_private
+                else None
+            )
 
         app.state.repo_nav.append(only_on_private)
         login(client, "alice", PASSWORD)
         page = client.get("/alice/widget/commits").text
         assert 'href="/alice/widget/pipes"' in page and "Pipelines" in page
         assert "Private thing" in page
-        nav = page[page.index('aria-label="Repository"'):]
+        nav = page[page.index('aria-label="Repository"') :]
         assert nav.index("Pipelines") < nav.index("Repository settings")
         assert csrf_from(page)
