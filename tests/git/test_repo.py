@@ -283,3 +283,21 @@ class TestRefUpdate:
         assert t.deleted and t.kind == "tag"
         (other,) = RefUpdate.parse_lines(f"{'a' * 40} {'b' * 40} refs/notes/commits")
         assert other.kind is None
+
+
+class TestTemporaryWorktree:
+    def test_merge_in_a_worktree_writes_objects_but_moves_no_ref(self, repo: GitRepo) -> None:
+        base = commit(repo, {"a.txt": "1\n"})
+        commit(repo, {"b.txt": "1\n"}, branch="feature")  # unrelated root: use a real branch
+        repo.update_ref("refs/heads/feature", base)
+        feature = commit(repo, {"f.txt": "f\n"}, branch="feature")
+        main = commit(repo, {"m.txt": "m\n"})
+        with repo.temporary_worktree(main, Identity("Merger", "m@example.test")) as wt:
+            wt.run("merge", "--no-ff", "-q", "-m", "Merge feature", feature)
+            merged = wt.head()
+            path = wt.path
+        assert not path.exists()
+        assert repo.resolve("main") == main  # nothing moved by itself
+        assert repo.commit(merged).parents == (main, feature)
+        assert repo.commit(merged).author.email == "m@example.test"
+        assert len(repo.text("worktree", "list").splitlines()) == 1  # only the bare repo

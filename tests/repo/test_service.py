@@ -439,3 +439,40 @@ class TestStatuses:
         ctx = make_repo(db, settings, alice)
         commit_files(settings, ctx.repo, {"a": "1"})
         assert events(db, "repo:push") == []
+
+
+class TestMoveRef:
+    def test_merge_then_move_publishes_one_push(self, db: Session, settings: Settings) -> None:
+        alice = make_user(db, "alice")
+        ctx = make_repo(db, settings, alice)
+        hashes = seed_history(db, settings, ctx)
+        feature = commit_files(
+            settings, ctx.repo, {"f.txt": "f"}, branch="feature", parent=hashes[0]
+        )
+        svc = RepoService(db, settings)
+        git = svc.git(ctx.repo)
+        with git.temporary_worktree(hashes[-1], svc.actor(subject_of(alice)).identity()) as wt:
+            wt.run("merge", "--no-ff", "-q", "-m", "Merged in feature", feature)
+            merged = wt.head()
+        event = svc.move_ref(subject_of(alice), ctx, "refs/heads/main", merged, hashes[-1])
+        db.commit()
+        assert event is not None and git.resolve("main") == merged
+        (change,) = event.payload["push"]["changes"]
+        assert not change["forced"] and change["commits"][0]["hash"] == merged
+
+    def test_a_racing_push_is_a_409_and_changes_nothing(
+        self, db: Session, settings: Settings
+    ) -> None:
+        from appdock.core.errors import Conflict
+
+        alice = make_user(db, "alice")
+        ctx = make_repo(db, settings, alice)
+        hashes = seed_history(db, settings, ctx)
+        svc = RepoService(db, settings)
+        raced = commit_files(settings, ctx.repo, {"r": "1"})  # someone pushed meanwhile
+        with pytest.raises(Conflict, match="changed meanwhile"):
+            svc.move_ref(subject_of(alice), ctx, "refs/heads/main", hashes[0], hashes[-1])
+        db.rollback()
+        assert svc.git(ctx.repo).resolve("main") == raced
+        assert events(db, "repo:push") == []
+        assert not any((settings.data_dir / "spool" / "pushes").glob("*.json"))
