@@ -81,16 +81,24 @@ def create_app(base_url: str, data_file: str) -> Starlette:
 
     async def installed(request: Request) -> Response:
         try:
-            connect.installed(method="POST", url=_url(request), headers=dict(request.headers),
-                              body=await request.body())
+            connect.installed(
+                method="POST",
+                url=_url(request),
+                headers=dict(request.headers),
+                body=await request.body(),
+            )
         except ConnectError as exc:
             return JSONResponse({"error": str(exc)}, status_code=401)
         return Response(status_code=204)
 
     async def uninstalled(request: Request) -> Response:
         try:
-            connect.uninstalled(method="POST", url=_url(request), headers=dict(request.headers),
-                                body=await request.body())
+            connect.uninstalled(
+                method="POST",
+                url=_url(request),
+                headers=dict(request.headers),
+                body=await request.body(),
+            )
         except ConnectError as exc:
             return JSONResponse({"error": str(exc)}, status_code=401)
         return Response(status_code=204)
@@ -117,15 +125,20 @@ def create_app(base_url: str, data_file: str) -> Starlette:
             if r.status_code == 200:
                 for c in r.json().get("values", []):
                     message = str(c.get("message", "")).splitlines()[0] if c.get("message") else ""
-                    items.append(f"<li><code>{html.escape(c['hash'][:7])}</code> {html.escape(message)}</li>")
+                    items.append(
+                        f"<li><code>{html.escape(c['hash'][:7])}</code> {html.escape(message)}</li>"
+                    )
         recent = "".join(
-            f"<li>{html.escape(e['event'])} <span class='muted'>{html.escape(e['repository'])}</span></li>"
+            f"<li>{html.escape(e['event'])} "
+            f"<span class='muted'>{html.escape(e['repository'])}</span></li>"
             for e in list(events)[:3]
         )
         body = (
-            f"<h3>Hello from an app</h3><div class='muted'>JWT verified for {html.escape(repo)}</div>"
+            "<h3>Hello from an app</h3>"
+            f"<div class='muted'>JWT verified for {html.escape(repo)}</div>"
             f"<ul>{''.join(items) or '<li class=muted>no commits yet</li>'}</ul>"
-            f"<div class='muted'>Recent webhooks</div><ul>{recent or '<li class=muted>none yet</li>'}</ul>"
+            "<div class='muted'>Recent webhooks</div>"
+            f"<ul>{recent or '<li class=muted>none yet</li>'}</ul>"
         )
         return HTMLResponse(PAGE.format(host=html.escape(ctx.tenant.base_url), body=body))
 
@@ -146,14 +159,16 @@ def create_app(base_url: str, data_file: str) -> Starlette:
         )
         return HTMLResponse(PAGE.format(host=html.escape(ctx.tenant.base_url), body=body))
 
-    return Starlette(routes=[
-        Route("/atlassian-connect.json", get_descriptor),
-        Route("/installed", installed, methods=["POST"]),
-        Route("/uninstalled", uninstalled, methods=["POST"]),
-        Route("/webhook", webhook, methods=["POST"]),
-        Route("/panel", panel),
-        Route("/page", page),
-    ])
+    return Starlette(
+        routes=[
+            Route("/atlassian-connect.json", get_descriptor),
+            Route("/installed", installed, methods=["POST"]),
+            Route("/uninstalled", uninstalled, methods=["POST"]),
+            Route("/webhook", webhook, methods=["POST"]),
+            Route("/panel", panel),
+            Route("/page", page),
+        ]
+    )
 
 
 def _url(request: Request) -> str:
@@ -172,7 +187,9 @@ def main() -> None:
     parser.add_argument("--data", default="var/hello-app-tenants.json")
     args = parser.parse_args()
     base_url = args.base_url or f"http://{args.host}:{args.port}"
-    uvicorn.run(create_app(base_url, args.data), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        create_app(base_url, args.data), host=args.host, port=args.port, log_level="warning"
+    )
 
 
 if __name__ == "__main__":

@@ -116,7 +116,9 @@ class ConnectApp:
             try:
                 ctx = self._verify_with(existing, method, url, headers)
             except TokenInvalid as exc:
-                raise InstallRefused(f"re-install not signed with the previous secret: {exc}") from exc
+                raise InstallRefused(
+                    f"re-install not signed with the previous secret: {exc}"
+                ) from exc
             if ctx.tenant.client_key != tenant.client_key:
                 raise InstallRefused("the token names another clientKey than the payload")
         self.tenants.put(tenant)

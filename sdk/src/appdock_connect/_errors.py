@@ -1,9 +1,9 @@
 """Exceptions.
 
-    ConnectError
-     ├── TokenInvalid      a JWT is missing, malformed, badly signed, expired or bound to another request
-     ├── UnknownTenant     the token names a clientKey this app has no record of
-     └── InstallRefused    an installed/uninstalled callback that must be rejected
+ConnectError
+ ├── TokenInvalid      a JWT missing, malformed, badly signed, expired or for another request
+ ├── UnknownTenant     the token names a clientKey this app has no record of
+ └── InstallRefused    an installed/uninstalled callback that must be rejected
 """
 
 from __future__ import annotations
