@@ -35,6 +35,7 @@ from appdock.git.repo import (
     RefUpdate,
     RevisionNotFound,
     TreeEntry,
+    Worktree,
     git_env,
     normalize_path,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "RefUpdate",
     "RevisionNotFound",
     "TreeEntry",
+    "Worktree",
     "commit_tree",
     "fetch_ref",
     "git_env",
