@@ -54,6 +54,15 @@ class TestList:
         r = client.get(BASE + "?status=all&q=old")
         assert "Old thing" in r.text and "Dark mode" not in r.text
 
+    def test_text_search_handles_quotes_and_accents(
+        self, client: TestClient, db: Session, settings: Settings, repo: RepoContext
+    ) -> None:
+        alice = db.scalars(select(User).where(User.username == "alice")).one()
+        make_issue(db, settings, alice, repo, 'Café "menu" broken')
+        login(client, "bob", PASSWORD)
+        r = client.get(BASE, params={"q": 'café "menu'})
+        assert "menu" in r.text and "Dark mode" not in r.text
+
     def test_assigned_to_me(
         self, client: TestClient, db: Session, settings: Settings, repo: RepoContext
     ) -> None:

@@ -816,6 +816,16 @@ class TestGitViews:
         patch = client.get(PRS + "/1/patch", headers=world.alice_h).text
         assert patch.count("Subject: [PATCH") == 2
 
+    def test_diff_path_filter_and_a_path_escaping_the_repository(
+        self, client: TestClient, settings: Settings, world: World
+    ) -> None:
+        write_commit(settings, world.repo, {"x.txt": "x\n"}, branch="feature", message="x")
+        _open(client, world)
+        only = client.get(PRS + "/1/diff?path=x.txt", headers=world.alice_h).text
+        assert "x.txt" in only and "feature.txt" not in only
+        bad = client.get(PRS + "/1/diff?path=../etc/passwd", headers=world.alice_h)
+        assert bad.status_code == 400 and "path" in bad.json()["error"]["fields"]
+
     def test_the_diff_is_against_the_merge_base(
         self, client: TestClient, settings: Settings, world: World
     ) -> None:

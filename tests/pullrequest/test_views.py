@@ -67,6 +67,14 @@ class TestList:
         merged = client.get(BASE + "?state=MERGED")
         assert "Add &lt;b&gt;" not in merged.text and "Nothing here" in merged.text
 
+    def test_title_search_handles_quotes_and_accents(
+        self, client: TestClient, db: Session, settings: Settings, world: World
+    ) -> None:
+        open_pr(db, settings, world.bob, world.repo, "feature", title='Café "menu" support')
+        login(client, "bob", PASSWORD)
+        assert "menu" in client.get(BASE, params={"q": 'café "menu'}).text
+        assert "No pull requests match" in client.get(BASE, params={"q": "tea"}).text
+
     def test_empty_state_invites_to_create(self, client: TestClient, world: World) -> None:
         login(client, "bob", PASSWORD)
         r = client.get(BASE)

@@ -82,6 +82,7 @@ class IssueService:
         states: list[str] | None = None,
         offset: int = 0,
         limit: int = 50,
+        text: str | None = None,
     ) -> tuple[list[IssueContext], int]:
         conditions = []
         if q:
@@ -103,6 +104,7 @@ class IssueService:
             sort=sort,
             offset=offset,
             limit=limit,
+            title_contains=text,
         )
         return load_issues(self.store, repo, rows), total
 

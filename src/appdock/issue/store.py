@@ -146,12 +146,17 @@ class IssueStore:
         sort: str | None = None,
         offset: int = 0,
         limit: int = 50,
+        title_contains: str | None = None,
     ) -> tuple[list[Issue], int]:
         stmt: Select[Any] = select(Issue).where(Issue.repository_id == repo_id)
         if states:
             stmt = stmt.where(Issue.state.in_(list(states)))
         for condition in conditions:
             stmt = stmt.where(condition)
+        if title_contains:
+            stmt = stmt.where(
+                func.lower(Issue.title).contains(title_contains.lower(), autoescape=True)
+            )
         total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         order: list[Any] = []
         if sort:

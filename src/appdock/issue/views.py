@@ -139,9 +139,6 @@ def issue_list(
         clauses.append(f'kind = "{kind}"')
     if priority in PRIORITIES:
         clauses.append(f'priority = "{priority}"')
-    if q.strip():
-        escaped = q.strip().replace("\\", "\\\\").replace('"', '\\"')
-        clauses.append(f'title ~ "{escaped}"')
     if mine and viewer is not None:
         clauses.append(f'assignee.username = "{viewer.username}"')
     sorts = {"-updated_on", "-created_on", "-priority", "id", "-id", "title"}
@@ -150,6 +147,7 @@ def issue_list(
         q=" AND ".join(clauses) or None,
         sort=sort if sort in sorts else "-updated_on",
         states=FILTERS[status][1],
+        text=q.strip() or None,
         offset=(page - 1) * PER_PAGE,
         limit=PER_PAGE,
     )

@@ -21,6 +21,7 @@ from appdock.core.errors import BadRequest
 from appdock.core.scopes import Scope
 from appdock.core.time import isoformat
 from appdock.core.urls import Urls
+from appdock.git import PathNotFound, normalize_path
 from appdock.pullrequest import schemas
 from appdock.pullrequest.context import PullRequestContext
 from appdock.pullrequest.schemas import (
@@ -217,8 +218,12 @@ def pullrequest_diff(
 ) -> Response:
     ctx = _load(svc, grant, workspace, repo_slug, pull_request_id)
     old, new = svc.diff_revisions(ctx)
+    try:
+        paths = [normalize_path(p) for p in path]
+    except PathNotFound as exc:
+        raise BadRequest(f"path: {exc.message}", field="path") from exc
     stream = svc.git(ctx).stream_diff(
-        old, new, context=context, paths=path, ignore_whitespace=ignore_whitespace
+        old, new, context=context, paths=paths, ignore_whitespace=ignore_whitespace
     )
     return StreamingResponse(stream, media_type="text/plain; charset=utf-8")
 

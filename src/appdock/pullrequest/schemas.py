@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -277,7 +278,7 @@ def comment_read(
         "html": urls.link(u.html() + f"#comment-{comment.id}"),
     }
     if comment.inline_path:
-        links["code"] = urls.link(u.api("diff") + "?path=" + comment.inline_path)
+        links["code"] = urls.link(u.api("diff") + "?" + urlencode({"path": comment.inline_path}))
     return CommentRead(
         id=comment.id,
         created_on=isoformat(comment.created_at),

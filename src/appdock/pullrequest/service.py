@@ -142,9 +142,10 @@ class PullRequestService:
         sort: str | None = None,
         offset: int = 0,
         limit: int = 50,
+        text: str | None = None,
     ) -> tuple[list[PullRequestContext], int]:
-        """Pull requests of a repository: ``states`` (default OPEN, unless ``q`` names a state)
-        and a ``q`` filter (``state="MERGED" AND title ~ "x"``)."""
+        """Pull requests of a repository: ``states`` (default OPEN, unless ``q`` names a state),
+        a ``q`` filter (``state="MERGED" AND title ~ "x"``) and ``text`` found in the title."""
         wanted = [s.upper() for s in states]
         for s in wanted:
             if s not in STATES:
@@ -170,6 +171,7 @@ class PullRequestService:
             sort=sort,
             offset=offset,
             limit=limit,
+            title_contains=text,
         )
         return load_pullrequests(self.store, self.repos.store, dest, rows), total
 

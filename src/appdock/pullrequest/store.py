@@ -188,12 +188,17 @@ class PullRequestStore:
         sort: str | None = None,
         offset: int = 0,
         limit: int = 50,
+        title_contains: str | None = None,
     ) -> tuple[list[PullRequest], int]:
         stmt: Select[Any] = select(PullRequest).where(PullRequest.repository_id == repo_id)
         if states:
             stmt = stmt.where(PullRequest.state.in_(states))
         for condition in conditions:
             stmt = stmt.where(condition)
+        if title_contains:
+            stmt = stmt.where(
+                func.lower(PullRequest.title).contains(title_contains.lower(), autoescape=True)
+            )
         total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         order: list[Any] = []
         if sort:

@@ -248,12 +248,12 @@ def pullrequest_list(
     svc, dest, repo, _ = _load(db, settings, viewer, workspace, repo_slug)
     state = state.upper()
     states = list(STATES) if state == "ALL" else [state] if state in STATES else ["OPEN"]
-    query = None
-    if q.strip():
-        escaped = q.strip().replace("\\", "\\\\").replace('"', '\\"')
-        query = f'title ~ "{escaped}"'
     rows, total = svc.search(
-        dest, states=states, q=query, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
+        dest,
+        states=states,
+        text=q.strip() or None,
+        offset=(page - 1) * PER_PAGE,
+        limit=PER_PAGE,
     )
     counts = svc.count_by_state(dest)
     tabs = [
