@@ -28,7 +28,6 @@ from appdock.issue import payloads
 from appdock.issue.context import IssueContext, load_issue, load_issues
 from appdock.issue.schemas import (
     KINDS,
-    OPEN_STATES,
     PRIORITIES,
     STATES,
     issue_comment_read,
@@ -110,10 +109,6 @@ class IssueService:
 
     def count_by_state(self, repo: RepoContext) -> dict[str, int]:
         return self.store.count_by_state(repo.repo.id)
-
-    @staticmethod
-    def open_states() -> tuple[str, ...]:
-        return OPEN_STATES
 
     def member_users(self, repo: RepoContext) -> list[User]:
         """People an issue can be assigned to from the pages: the workspace's members."""

@@ -357,7 +357,7 @@ def _new_form(
         preview["fork"] = True
     members = [
         {"uuid": u.uuid, "username": u.username, "display_name": u.display_name}
-        for u in svc.repos.store.users_by_ids(_member_ids(svc, dest)).values()
+        for u in svc.repos.store.users_by_ids(svc.member_ids(dest)).values()
         if u.id != subject.user_id
     ]
     return _page(
@@ -378,10 +378,6 @@ def _new_form(
         },
         status_code=status_code,
     )
-
-
-def _member_ids(svc: PullRequestService, dest: RepoContext) -> list[int]:
-    return svc.member_ids(dest)
 
 
 @router.post(BASE + "/new", response_class=HTMLResponse)
