@@ -41,7 +41,13 @@ class Settings(BaseSettings):
     # Back-off after failed attempt n (network error, timeout, 429, 5xx); jittered by +-25 %.
     # Env: APPDOCK_WEBHOOK_RETRY_SCHEDULE="10,60,300" (or a JSON list).
     webhook_retry_schedule: Annotated[list[float], NoDecode] = [
-        10.0, 60.0, 300.0, 1800.0, 7200.0, 21600.0, 43200.0
+        10.0,
+        60.0,
+        300.0,
+        1800.0,
+        7200.0,
+        21600.0,
+        43200.0,
     ]
     webhook_lease: float = 60.0  # a claimed delivery is re-claimable after this
     webhook_poll_interval: float = 1.0  # idle wait between looks for due deliveries
