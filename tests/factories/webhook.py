@@ -71,7 +71,7 @@ def make_installation(
     installation_id: int | None = None,
     app_key: str = "com.example.app",
     owner_user_id: int | None = None,
-    shared_secret: str = "shared-secret-for-tests",
+    shared_secret: str = "shared-secret-for-tests-" + "s" * 32,
 ) -> fanout.ConnectTarget:
     """A Connect installation's webhook subscriptions, fed through the ConnectTarget protocol."""
     target = fanout.ConnectTarget(

@@ -27,10 +27,11 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def session(settings: Settings) -> Iterator[Session]:
     """A session on the test database with the event subscribers registered (as in every
-    process that publishes events)."""
+    process that publishes events). Deferred BEGIN, so reading never holds SQLite's write lock;
+    helpers commit after reading so no snapshot outlives a check."""
     subscribers.register()
     engine = make_engine(settings.database_url_resolved)
-    s = make_session_factory(engine)()
+    s = make_session_factory(engine, deferred=True)()
     try:
         yield s
     finally:
