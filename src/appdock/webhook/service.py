@@ -302,6 +302,37 @@ class WebhookService:
             fanout.announce(self.session)
         return total
 
+    def redeliver_failed_page(
+        self, sub_ids: Sequence[int] | None, since: datetime, *, after_id: int, limit: int = 500
+    ) -> tuple[int, int | None]:
+        """One keyset page of :meth:`redeliver_failed_since` (for callers that commit per page
+        and show progress): returns (requeued, last id seen or None when done)."""
+        ids = self.store.failed_since(sub_ids, since, after_id=after_id, limit=limit)
+        if not ids:
+            return 0, None
+        count = self.store.requeue(ids, utc_now())
+        fanout.announce(self.session)
+        return count, ids[-1]
+
+    def count_failed_since(self, sub_ids: Sequence[int] | None, since: datetime) -> int:
+        return self.store.count_failed_since(sub_ids, since)
+
+    def subscription_ids(
+        self, *, hook_uuid: str | None = None, installation_id: int | None = None
+    ) -> list[int] | None:
+        """The subscriptions a CLI selection names (None: all of them)."""
+        if hook_uuid:
+            sub = self.store.subscription_by_uuid(normalize_uuid(hook_uuid))
+            if sub is None:
+                raise NotFound(f"no webhook {hook_uuid}")
+            return [sub.id]
+        if installation_id is not None:
+            subs = self.store.subscriptions_of_installation(installation_id)
+            if not subs:
+                raise NotFound(f"installation {installation_id} has no webhook subscriptions")
+            return [s.id for s in subs]
+        return None
+
     def send_test(
         self,
         sub: WebhookSubscription,
