@@ -99,6 +99,7 @@ class TestDelivery:
         [got] = receiver.hits("/ok/app/push")
         assert json.loads(got.body) == {"event": "repo:push", "data": {"push": {"changes": [1]}}}
         scheme, token = got.headers["Authorization"].split(" ")
+        assert scheme == "JWT"
         claims = jwt.decode(
             token, target.shared_secret, algorithms=["HS256"], audience=target.client_key
         )

@@ -19,7 +19,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_since(value: str) -> datetime:
-    """An ISO 8601 time (UTC when no offset) or a duration back from now: ``90m``, ``2h``, ``1d``."""
+    """An ISO 8601 time (UTC when no offset), or a duration back from now: ``90m``, ``2h``."""
     text = value.strip()
     match = _RELATIVE.match(text)
     if match:
