@@ -547,7 +547,7 @@ class WebhookStore:
         rows = self.session.execute(
             select(D.status, func.count()).where(D.subscription_id.in_(sub_ids)).group_by(D.status)
         )
-        return dict(rows)
+        return {str(row[0]): int(row[1]) for row in rows}
 
     # ---- lookups for owners --------------------------------------------------------------------
     def workspace_by_id(self, workspace_id: int) -> Workspace | None:
