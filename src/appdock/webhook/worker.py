@@ -106,6 +106,7 @@ class Worker:
         self.sqlite = is_sqlite(settings.database_url_resolved)
         self.concurrency = max(1, concurrency or settings.webhook_concurrency)
         self.per_sub = max(1, settings.webhook_per_subscription_concurrency)
+        self.min_claim = max(1, self.concurrency // 4)
         self.name = name or worker_name()
         self.resolver = resolver
         self.prune_interval = prune_interval
@@ -169,6 +170,10 @@ class Worker:
                 free = self.concurrency - len(self.tasks)
                 claimed: list[Claimed] = []
                 next_due: datetime | None = None
+                if self.tasks and free < self.min_claim:
+                    # claim in batches: wait until a quarter of the slots are free again
+                    await self._sleep(self.settings.webhook_poll_interval)
+                    continue
                 if free > 0:
                     try:
                         claimed, next_due = await self._db(self._claim, free)
