@@ -175,12 +175,16 @@ class Worker:
                     await self._sleep(self.settings.webhook_poll_interval)
                     continue
                 if free > 0:
+                    # results waiting to be written ride along in the claim's transaction
+                    batch = self._take_results()
                     try:
-                        claimed, next_due = await self._db(self._claim, free)
+                        claimed, next_due = await self._db(self._claim, free, batch)
                     except Exception:
                         log.exception("claiming deliveries failed; retrying shortly")
+                        self._return_results(batch)
                         await self._sleep(min(5.0, self.settings.webhook_poll_interval * 5))
                         continue
+                    self._done_results(batch)
                 for job in claimed:
                     self.inflight[job.subscription_id] = (
                         self.inflight.get(job.subscription_id, 0) + 1
@@ -223,16 +227,28 @@ class Worker:
         self._kick.clear()
 
     # ---- database steps (threads) --------------------------------------------------------------
-    def _claim(self, limit: int) -> tuple[list[Claimed], datetime | None]:
+    def _claim(
+        self, limit: int, batch: list[Outcome] | None = None
+    ) -> tuple[list[Claimed], datetime | None]:
+        """Record ``batch`` and claim up to ``limit`` due deliveries, in one transaction (one
+        write lock on SQLite, one commit on PostgreSQL, per cycle)."""
         now = utc_now()
-        if self.sqlite:
+        if self.sqlite and not batch:
             # look before taking SQLite's write lock: an idle worker never blocks writers
             with unit_of_work(self.reads) as session:
                 store = WebhookStore(session)
                 if not store.has_due(now):
                     return [], store.next_due()
+        disabled: list[int] = []
         with unit_of_work(self.sessions) as session:
             store = WebhookStore(session)
+            if batch:
+                disabled = store.record(
+                    batch,
+                    worker=self.name,
+                    now=now,
+                    disable_after=timedelta(seconds=self.settings.webhook_disable_after),
+                ).disabled
             claimed = store.claim(
                 now=now,
                 lease_until=now + timedelta(seconds=self.settings.webhook_lease),
@@ -242,6 +258,8 @@ class Worker:
                 inflight=dict(self.inflight),
             )
             next_due = None if claimed else store.next_due()
+        for sub_id in disabled:
+            log.warning("webhook subscription %s disabled", sub_id)
         return claimed, next_due
 
     def _record(self, batch: list[Outcome]) -> None:
@@ -278,6 +296,26 @@ class Worker:
             log.exception("pruning webhook attempts failed")
 
     # ---- recording -----------------------------------------------------------------------------
+    def _take_results(self) -> list[Outcome]:
+        assert self._results is not None
+        batch: list[Outcome] = []
+        while not self._results.empty() and len(batch) < 1000:
+            batch.append(self._results.get_nowait())
+        return batch
+
+    def _return_results(self, batch: list[Outcome]) -> None:
+        assert self._results is not None
+        for outcome in batch:
+            self._results.put_nowait(outcome)
+        self._done_results(batch, recorded=False)
+
+    def _done_results(self, batch: list[Outcome], *, recorded: bool = True) -> None:
+        assert self._results is not None
+        if recorded:
+            self.recorded += len(batch)
+        for _ in batch:
+            self._results.task_done()
+
     async def _recorder(self) -> None:
         assert self._results is not None
         queue = self._results
@@ -296,9 +334,7 @@ class Worker:
                     log.exception("recording %d webhook attempts failed; retrying", len(batch))
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
-            self.recorded += len(batch)
-            for _ in batch:
-                queue.task_done()
+            self._done_results(batch)
 
     # ---- one delivery --------------------------------------------------------------------------
     def _secret(self, encrypted: str | None) -> str | None:
