@@ -39,7 +39,7 @@ from appdock.core.time import utc_now
 from appdock.models import Event, WebhookSubscription
 from appdock.models.base import new_uuid
 from appdock.webhook.catalogue import WILDCARD, event_allowed
-from appdock.webhook.store import WebhookStore
+from appdock.webhook.store import SubscriptionMatch, WebhookStore
 
 log = logging.getLogger("appdock.webhook")
 
@@ -93,15 +93,8 @@ def announce(session: Session) -> None:
 def fan_out(session: Session, event: Event) -> None:
     """Write one pending delivery per active subscription routed to ``event``."""
     store = WebhookStore(session)
-    public = False
-    if event.repository_id is not None:
-        private = store.repository_visibility(event.repository_id)
-        public = private is False
     subs = store.matching_subscriptions(
-        event.key,
-        workspace_id=event.workspace_id,
-        repository_id=event.repository_id,
-        public=public,
+        event.key, workspace_id=event.workspace_id, repository_id=event.repository_id
     )
     if not subs:
         return
@@ -131,8 +124,8 @@ def fan_out(session: Session, event: Event) -> None:
     announce(session)
 
 
-def _select(subs: Sequence[WebhookSubscription], event: Event) -> list[WebhookSubscription]:
-    out: list[WebhookSubscription] = []
+def _select(subs: Sequence[SubscriptionMatch], event: Event) -> list[SubscriptionMatch]:
+    out: list[SubscriptionMatch] = []
     owner_apps: set[str] = set()
     for sub in subs:
         if sub.kind == "connect":

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Select,
     Table,
     bindparam,
     delete,
@@ -27,14 +26,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    union_all,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
 
 from appdock.models import (
     Event,
-    Membership,
     Repository,
     WebhookAttempt,
     WebhookDelivery,
@@ -45,6 +43,37 @@ from appdock.models import (
 
 D = WebhookDelivery
 S = WebhookSubscription
+
+
+@dataclass(frozen=True)
+class SubscriptionMatch:
+    id: int
+    kind: str
+    workspace_id: int
+    app_key: str | None
+    scopes: str | None
+
+
+_MATCH = text(
+    """
+    SELECT s.id, s.kind, s.workspace_id, s.app_key, s.scopes
+    FROM webhook_subscriptions s
+    WHERE s.active = :true AND s.id IN (
+        SELECT subscription_id FROM webhook_routes
+        WHERE scope_kind = 'workspace' AND event_key IN (:key, '*') AND scope_id = :ws
+        UNION ALL
+        SELECT subscription_id FROM webhook_routes
+        WHERE scope_kind = 'repository' AND event_key IN (:key, '*') AND scope_id = :repo
+        UNION ALL
+        SELECT subscription_id FROM webhook_routes
+        WHERE scope_kind = 'user' AND event_key IN (:key, '*') AND (
+            EXISTS (SELECT 1 FROM repositories WHERE id = :repo AND is_private = :false)
+            OR scope_id IN (SELECT user_id FROM memberships WHERE workspace_id = :ws)
+        )
+    )
+    ORDER BY s.id
+    """
+).bindparams(true=True, false=False)
 
 
 @dataclass(frozen=True)
@@ -187,47 +216,24 @@ class WebhookStore:
         return sorted((k, i, e) for k, i, e in rows)
 
     # ---- fan-out -------------------------------------------------------------------------------
-    def repository_visibility(self, repository_id: int) -> bool | None:
-        """Whether the repository is private (None when it no longer exists)."""
-        return self.session.scalar(
-            select(Repository.is_private).where(Repository.id == repository_id)
-        )
-
     def matching_subscriptions(
         self,
         event_key: str,
         *,
         workspace_id: int,
         repository_id: int | None,
-        public: bool,
-    ) -> list[WebhookSubscription]:
+    ) -> list[SubscriptionMatch]:
         """Active subscriptions routed to this event: the repository's hooks, the workspace's
         hooks and team installations, and user installations of users who can reach the
         repository (every user when it is public; the workspace's members otherwise). Each part
-        is an index range on ``ix_webhook_routes_lookup``; none reads unrelated installations."""
-        keys = (event_key, "*")
-        r = WebhookRoute
-        parts: list[Select[Any]] = [
-            select(r.subscription_id).where(
-                r.scope_kind == "workspace", r.event_key.in_(keys), r.scope_id == workspace_id
-            )
-        ]
-        if repository_id is not None:
-            parts.append(
-                select(r.subscription_id).where(
-                    r.scope_kind == "repository",
-                    r.event_key.in_(keys),
-                    r.scope_id == repository_id,
-                )
-            )
-        users = select(r.subscription_id).where(r.scope_kind == "user", r.event_key.in_(keys))
-        if not public:
-            members = select(Membership.user_id).where(Membership.workspace_id == workspace_id)
-            users = users.where(r.scope_id.in_(members))
-        parts.append(users)
-        ids = union_all(*parts).subquery()
-        stmt = select(S).where(S.id.in_(select(ids.c.subscription_id)), S.active.is_(True))
-        return list(self.session.scalars(stmt.order_by(S.id)))
+        is an index range on ``ix_webhook_routes_lookup``; none reads unrelated installations.
+        One prepared statement (the fan-out runs inside every publishing transaction, so its
+        cost is the publisher's)."""
+        rows = self.session.execute(
+            _MATCH,
+            {"key": event_key, "ws": workspace_id, "repo": repository_id or -1},
+        )
+        return [SubscriptionMatch(*row) for row in rows]
 
     def add_deliveries(self, rows: list[dict[str, Any]]) -> None:
         if rows:
