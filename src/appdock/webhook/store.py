@@ -95,6 +95,7 @@ class Claimed:
     retries: int
     is_test: bool
     payload: dict[str, Any] | None
+    event_id: int | None = None
 
 
 @dataclass
@@ -339,6 +340,7 @@ class WebhookStore:
                 retries=row[12],
                 is_test=row[13],
                 payload=row[14] if row[13] else payloads.get(row[15]) if row[15] else None,
+                event_id=row[15],
             )
             for row in rows
         ]

@@ -114,6 +114,7 @@ class Worker:
         self.inflight: dict[int, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.secrets: dict[str, str] = {}
+        self.bodies: dict[tuple[int, bool], bytes] = {}
         self.sent = 0
         self.recorded = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -370,6 +371,19 @@ class Worker:
         self._results.put_nowait(outcome)
         self._kick.set()
 
+    def _body(self, target: Target, job: Claimed) -> bytes:
+        """The encoded body, shared by the subscriptions of one event (same wrapping)."""
+        assert job.payload is not None
+        if job.event_id is None:
+            return encode_body(target, job.event_key, job.payload)
+        key = (job.event_id, target.is_connect)
+        body = self.bodies.get(key)
+        if body is None:
+            if len(self.bodies) > 2048:
+                self.bodies.clear()
+            body = self.bodies[key] = encode_body(target, job.event_key, job.payload)
+        return body
+
     async def _attempt(self, sender: Sender, job: Claimed) -> Outcome:
         target = Target(
             subscription_uuid=job.subscription_uuid,
@@ -389,7 +403,7 @@ class Worker:
                 retryable=False,
                 effect="none",
             )
-        body = encode_body(target, job.event_key, job.payload)
+        body = self._body(target, job)
         if len(body) > self.settings.webhook_max_payload:
             limit_kb = self.settings.webhook_max_payload / 1024
             message = (
