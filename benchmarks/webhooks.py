@@ -30,9 +30,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-BODY = {"push": {"changes": [{"new": {"name": "main"}, "commits": ["x" * 40] * 5}]}, "pad": "p" * 1500}
+BODY = {
+    "push": {"changes": [{"new": {"name": "main"}, "commits": ["x" * 40] * 5}]},
+    "pad": "p" * 1500,
+}
 
-RECEIVER = r'''
+RECEIVER = r"""
 import json, time
 received = []
 async def app(scope, receive, send):
@@ -62,7 +65,7 @@ async def app(scope, receive, send):
         received.append([time.time(), headers.get(b"webhook-id", b"").decode(), n if not isinstance(n, bytes) else int(n)])
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
     await send({"type": "http.response.body", "body": b"ok"})
-'''
+"""
 
 
 def free_port() -> int:
@@ -77,8 +80,21 @@ def start_receiver(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     (tmp / "bench_receiver.py").write_text(RECEIVER)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench_receiver:app", "--port", str(port),
-         "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench_receiver:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ],
         cwd=tmp,
     )
     import httpx
@@ -113,7 +129,10 @@ async def raw_aiohttp(url: str, n: int, concurrency: int, body: bytes) -> float:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
 
         async def one() -> None:
-            async with sem, s.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+            async with (
+                sem,
+                s.post(url, data=body, headers={"Content-Type": "application/json"}) as r,
+            ):
                 await r.read()
 
         t0 = time.perf_counter()
@@ -182,7 +201,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--db", default="sqlite", help="sqlite, or a PostgreSQL URL")
     parser.add_argument("--subs", type=int, default=10, help="K subscriptions")
     parser.add_argument("--events", type=int, default=500, help="M events (throughput run)")
@@ -190,27 +211,34 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="in flight per worker")
     parser.add_argument("--rate", type=float, default=200.0, help="events/s in the latency run")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
-    parser.add_argument("--latency-subs", type=int, default=1, help="subscriptions in the latency run")
+    parser.add_argument(
+        "--latency-subs", type=int, default=1, help="subscriptions in the latency run"
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from sqlalchemy import func, select
+
     from appdock import subscribers
     from appdock.config import Settings
     from appdock.core.db import make_engine, make_session_factory
+    from appdock.core.subject import AuthSubject
     from appdock.event.service import publish
     from appdock.migrate import upgrade
     from appdock.models import Repository, WebhookDelivery, Workspace
     from appdock.webhook.service import HookOwner, WebhookService
-    from appdock.core.subject import AuthSubject
-    from sqlalchemy import func, select
 
     tmp = Path(tempfile.mkdtemp(prefix="adk-bench-"))
     url, dbname = make_database(args.db, tmp)
     receiver, base = start_receiver(tmp)
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        settings = Settings(database_url=url, data_dir=tmp, secret_key="bench-secret-" + "x" * 20,
-                            allow_private_app_urls="loopback")
+        settings = Settings(
+            database_url=url,
+            data_dir=tmp,
+            secret_key="bench-secret-" + "x" * 20,
+            allow_private_app_urls="loopback",
+        )
         upgrade(settings, "head")
         subscribers.register()
         engine = make_engine(url)
@@ -219,7 +247,9 @@ def main() -> None:
         body = json.dumps(BODY).encode()
 
         # 1. raw limit
-        raw_aio = asyncio.run(raw_aiohttp(base + "/raw", total, args.concurrency * args.workers, body))
+        raw_aio = asyncio.run(
+            raw_aiohttp(base + "/raw", total, args.concurrency * args.workers, body)
+        )
         reset(base)
         raw_hx = asyncio.run(raw_httpx(base + "/raw", total, args.concurrency * args.workers, body))
         reset(base)
@@ -234,25 +264,43 @@ def main() -> None:
             s.flush()
             svc = WebhookService(s, settings)
             owner = HookOwner(workspace=ws, repository=repo)
-            hooks = [svc.create(owner, AuthSubject(kind="session"), url=f"{base}/hook/{i}",
-                                events=["repo:push"], secret="whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-                     for i in range(args.subs)]
+            hooks = [
+                svc.create(
+                    owner,
+                    AuthSubject(kind="session"),
+                    url=f"{base}/hook/{i}",
+                    events=["repo:push"],
+                    secret="whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                )
+                for i in range(args.subs)
+            ]
             s.commit()
             ws_id, repo_id = ws.id, repo.id
         with sessions() as s:
             for i in range(args.events):
-                publish(s, "repo:push", workspace_id=ws_id, repository_id=repo_id, payload={**BODY, "n": i})
+                publish(
+                    s,
+                    "repo:push",
+                    workspace_id=ws_id,
+                    repository_id=repo_id,
+                    payload={**BODY, "n": i},
+                )
                 if i % 200 == 199:
                     s.commit()
             s.commit()
         env = worker_env(url, tmp, args.concurrency)
         t0 = time.perf_counter()
-        workers = [subprocess.Popen([sys.executable, "-m", "appdock", "worker"], env=env)
-                   for _ in range(args.workers)]
+        workers = [
+            subprocess.Popen([sys.executable, "-m", "appdock", "worker"], env=env)
+            for _ in range(args.workers)
+        ]
         while True:
             with sessions() as s:
-                left = s.scalar(select(func.count()).select_from(WebhookDelivery).where(
-                    WebhookDelivery.status != "delivered"))
+                left = s.scalar(
+                    select(func.count())
+                    .select_from(WebhookDelivery)
+                    .where(WebhookDelivery.status != "delivered")
+                )
             if not left:
                 break
             time.sleep(0.05)
@@ -265,7 +313,7 @@ def main() -> None:
         # 3. latency at a fixed event rate
         with sessions() as s:
             svc = WebhookService(s, settings)
-            for h in s.scalars(select(type(hooks[0]))).all()[args.latency_subs:]:
+            for h in s.scalars(select(type(hooks[0]))).all()[args.latency_subs :]:
                 svc.delete(h)
             s.commit()
         commit_at: dict[int, float] = {}
@@ -278,14 +326,22 @@ def main() -> None:
                 pause = target - time.perf_counter()
                 if pause > 0:
                     time.sleep(pause)
-                publish(s, "repo:push", workspace_id=ws_id, repository_id=repo_id,
-                        payload={**BODY, "n": 1_000_000 + i})
+                publish(
+                    s,
+                    "repo:push",
+                    workspace_id=ws_id,
+                    repository_id=repo_id,
+                    payload={**BODY, "n": 1_000_000 + i},
+                )
                 s.commit()
                 commit_at[1_000_000 + i] = time.time()
         deadline = time.time() + 60
         while time.time() < deadline:
             got = received(base)
-            if len({g[2] for g in got}) >= n_events * args.latency_subs or len(got) >= n_events * args.latency_subs:
+            if (
+                len({g[2] for g in got}) >= n_events * args.latency_subs
+                or len(got) >= n_events * args.latency_subs
+            ):
                 break
             time.sleep(0.2)
         lat = [(t - commit_at[n]) * 1000 for t, _, n in got if n in commit_at]
