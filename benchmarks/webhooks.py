@@ -1,7 +1,8 @@
 """Webhook delivery benchmark (not a test).
 
     .venv/bin/python -m benchmarks.webhooks --db sqlite --workers 1
-    .venv/bin/python -m benchmarks.webhooks --db postgresql+psycopg://postgres@127.0.0.1:5432/test --workers 2
+    .venv/bin/python -m benchmarks.webhooks --db postgresql+psycopg://postgres@127.0.0.1/test \
+        --workers 2
 
 What it measures, against a fast loopback receiver (uvicorn, its own process, answers 200 at once):
 
@@ -35,38 +36,6 @@ BODY = {
     "pad": "p" * 1500,
 }
 
-RECEIVER = r"""
-import json, time
-received = []
-async def app(scope, receive, send):
-    if scope["type"] != "http":
-        return
-    body = b""
-    while True:
-        m = await receive()
-        body += m.get("body", b"")
-        if not m.get("more_body"):
-            break
-    if scope["method"] == "GET":
-        data = json.dumps(received).encode()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": data})
-        return
-    if scope["method"] == "DELETE":
-        received.clear()
-    else:
-        headers = dict(scope["headers"])
-        n = headers.get(b"x-bench-n")
-        if n is None and body[:1] == b"{":
-            try:
-                n = json.loads(body).get("n")
-            except ValueError:
-                n = None
-        received.append([time.time(), headers.get(b"webhook-id", b"").decode(), n if not isinstance(n, bytes) else int(n)])
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
-    await send({"type": "http.response.body", "body": b"ok"})
-"""
-
 
 def free_port() -> int:
     import socket
@@ -77,14 +46,13 @@ def free_port() -> int:
 
 
 def start_receiver(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    (tmp / "bench_receiver.py").write_text(RECEIVER)
     port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "bench_receiver:app",
+            "benchmarks.receiver:app",
             "--port",
             str(port),
             "--log-level",
@@ -95,7 +63,7 @@ def start_receiver(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
             "--http",
             "httptools",
         ],
-        cwd=tmp,
+        cwd=Path(__file__).resolve().parents[1],
     )
     import httpx
 
@@ -121,7 +89,7 @@ def reset(base: str) -> None:
     httpx.delete(base + "/", timeout=10)
 
 
-# ---- raw client limit -----------------------------------------------------------------------------
+# ---- raw client limit ---------------------------------------------------------------------------
 async def raw_aiohttp(url: str, n: int, concurrency: int, body: bytes) -> float:
     import aiohttp
 
@@ -157,7 +125,7 @@ async def raw_httpx(url: str, n: int, concurrency: int, body: bytes) -> float:
         return n / (time.perf_counter() - t0)
 
 
-# ---- database ---------------------------------------------------------------------------------------
+# ---- database -----------------------------------------------------------------------------------
 def make_database(db: str, tmp: Path) -> tuple[str, str | None]:
     if db == "sqlite":
         return f"sqlite:///{tmp / 'bench.db'}", None
