@@ -240,3 +240,47 @@ class TestRouteIndex:
                 )
             ).all()
             assert "ix_webhook_routes_lookup" in " ".join(str(r) for r in plan)
+
+
+class TestInstallationRows:
+    def test_target_of_a_personal_installation_is_a_user_install(
+        self, session: Session, settings: Settings
+    ) -> None:
+        from dataclasses import dataclass
+        from typing import Any
+
+        from appdock.core import crypto
+        from appdock.webhook.installations import target_of
+
+        @dataclass
+        class Row:
+            id: int
+            app_key: str
+            client_key: str
+            shared_secret: str
+            base_url: str
+            scopes: str
+            workspace_id: int
+            descriptor: dict[str, Any]
+
+        alice = make_user(session, "alice")
+        personal = session.scalar(select(Workspace).where(Workspace.slug == "alice"))
+        assert personal is not None
+        secret = crypto.encrypt(settings.secret, "s" * 40)
+        row = Row(
+            7,
+            "app",
+            "ck",
+            secret,
+            BASE,
+            "pullrequest",
+            personal.id,
+            {"modules": {"webhooks": [{"event": "repo:push", "url": "/p"}, {"bad": 1}]}},
+        )
+        target = target_of(row, personal)
+        assert target.owner_user_id == alice.id
+        assert [(m.event, m.url) for m in target.webhooks] == [("repo:push", "/p")]
+        [sub] = fanout.sync_connect_target(session, settings.secret, target)
+        session.commit()
+        assert sub.secret == secret and sub.url == BASE + "/p"
+        assert WebhookStore(session).routes_of(sub.id) == [("user", alice.id, "repo:push")]

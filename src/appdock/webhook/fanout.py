@@ -187,7 +187,8 @@ class ConnectTarget:
 
     ``owner_user_id`` is set for an installation on a user's personal account (its reach is every
     repository that user can reach) and None for a team installation (the team's repositories).
-    ``shared_secret`` is the plain secret; it is stored encrypted on the subscriptions.
+    ``shared_secret`` is the plain secret (stored encrypted on the subscriptions), unless
+    ``encrypted_secret`` carries it already encrypted with the instance key.
     """
 
     installation_id: int
@@ -199,6 +200,7 @@ class ConnectTarget:
     workspace_id: int
     owner_user_id: int | None
     webhooks: tuple[WebhookModule, ...] = field(default_factory=tuple)
+    encrypted_secret: str | None = None  # the secret as stored (core.crypto); wins when set
 
 
 def webhook_modules(descriptor: dict[str, Any]) -> tuple[WebhookModule, ...]:
@@ -251,7 +253,9 @@ def sync_connect_target(
                 description="",
             )
             session.add(sub)
-        if not crypto_equal(secret_key, sub.secret, target.shared_secret):
+        if target.encrypted_secret is not None:
+            sub.secret = target.encrypted_secret
+        elif not crypto_equal(secret_key, sub.secret, target.shared_secret):
             sub.secret = crypto.encrypt(secret_key, target.shared_secret)
         sub.workspace_id = target.workspace_id
         sub.app_key = target.app_key
