@@ -14,8 +14,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e .
+$(VENV)/.installed: $(BIN)/python pyproject.toml sdk/pyproject.toml
+	$(BIN)/pip install -q -e . -e sdk
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.installed pyproject.toml
@@ -41,8 +41,8 @@ run: install
 	APPDOCK_ALLOW_PRIVATE_APP_URLS=loopback $(BIN)/appdock serve --host $(HOST) --port $(PORT)
 
 lint: dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks sdk examples
+	$(BIN)/ruff format --check src tests benchmarks sdk examples
 
 typecheck: dev
 	$(BIN)/mypy
