@@ -31,6 +31,9 @@ from appdock.repo import views as repo_views
 from appdock.repo.push import drain_spool
 from appdock.web.deps import LoginRequired
 from appdock.web.templating import render
+from appdock.webhook import routes as webhook_routes
+from appdock.webhook import views as webhook_views
+from appdock.webhook.worker import EmbeddedWorker
 
 log = logging.getLogger("appdock")
 
@@ -91,13 +94,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "repo_nav": [],
     }
     state["dashboard_sections"].append(repo_views.dashboard_repositories)
+    webhook_views.register_nav(state)
     subscribers.register()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         spool = asyncio.create_task(_drain_push_spool(state))
+        worker = EmbeddedWorker(settings, engine) if settings.webhook_worker else None
+        if worker is not None:
+            worker.start()
         yield
         spool.cancel()
+        if worker is not None:
+            await run_in_threadpool(worker.stop)
         engine.dispose()
 
     app = FastAPI(
@@ -106,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for key, value in state.items():
         setattr(app.state, key, value)
 
-    api = create_api([account_routes.router, repo_routes.router], state)
+    api = create_api([account_routes.router, repo_routes.router, webhook_routes.router], state)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
@@ -124,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(account_views.router)
     app.include_router(repo_views.router)
+    app.include_router(webhook_views.router)
     app.router.routes.extend(githttp.git_routes())
     # Catch-all page routes (/{workspace}, /{workspace}/{repo}) come last so specific paths win.
     app.include_router(account_views.workspace_router)

@@ -10,3 +10,7 @@ from __future__ import annotations
 
 def register() -> None:
     """Register every subscriber with :func:`appdock.event.service.subscribe` (idempotent)."""
+    from appdock.event.service import subscribe
+    from appdock.webhook.fanout import fan_out
+
+    subscribe(fan_out)

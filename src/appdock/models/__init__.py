@@ -9,6 +9,10 @@ from appdock.models.project import Project
 from appdock.models.repository import Repository
 from appdock.models.user import User
 from appdock.models.web_session import WebSession
+from appdock.models.webhook_attempt import WebhookAttempt
+from appdock.models.webhook_delivery import WebhookDelivery
+from appdock.models.webhook_route import WebhookRoute
+from appdock.models.webhook_subscription import WebhookSubscription
 from appdock.models.workspace import Workspace
 
 __all__ = [
@@ -21,5 +25,9 @@ __all__ = [
     "Repository",
     "User",
     "WebSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookRoute",
+    "WebhookSubscription",
     "Workspace",
 ]
