@@ -18,7 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from appdock.account import routes as account_routes
 from appdock.account import views as account_views
 from appdock.api.router import create_api
+from appdock.auth.authenticator import TOKEN_RESOLVERS
 from appdock.config import Settings
+from appdock.connect import routes as connect_routes
+from appdock.connect import views as connect_views
+from appdock.connect.auth import resolve_jwt
 from appdock.core.db import make_engine, make_session_factory
 from appdock.core.errors import AppdockError
 from appdock.core.urls import Urls
@@ -80,13 +84,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         engine.dispose()
 
+    # The app platform: installed apps and the Marketplace in settings, app JWTs on the API.
+    state["account_settings_nav"].extend(connect_views.ACCOUNT_NAV)
+    state["workspace_settings_nav"].extend(connect_views.WORKSPACE_NAV)
+    TOKEN_RESOLVERS["jwt"] = resolve_jwt
+
     app = FastAPI(
         title="appdock", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     for key, value in state.items():
         setattr(app.state, key, value)
 
-    api = create_api([account_routes.router], state)
+    api = create_api([account_routes.router, connect_routes.router], state)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
@@ -101,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/api", api)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(account_views.router)
+    app.include_router(connect_views.router)
     # Catch-all page routes (/{workspace}) come last so specific paths win.
     app.include_router(account_views.workspace_router)
 

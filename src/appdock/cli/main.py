@@ -8,6 +8,7 @@ import typer
 
 from appdock.account.service import AccountService
 from appdock.cli.common import cli_errors, fail, session_scope, settings
+from appdock.cli.connect import app_app, marketplace_app
 from appdock.core.errors import NotFound
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -20,6 +21,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 user_app.add_typer(app_password_app, name="app-password")
 app.add_typer(team_app, name="team")
+app.add_typer(app_app, name="app")
+app.add_typer(marketplace_app, name="marketplace")
 
 
 @app.command()

@@ -1,11 +1,25 @@
 """ORM classes, one file per table. Importing this package registers every table."""
 
+from appdock.models.app_client_key import AppClientKey
 from appdock.models.app_password import AppPassword
 from appdock.models.base import Base
+from appdock.models.installation import Installation
+from appdock.models.marketplace_listing import MarketplaceListing
 from appdock.models.membership import Membership
 from appdock.models.project import Project
 from appdock.models.user import User
 from appdock.models.web_session import WebSession
 from appdock.models.workspace import Workspace
 
-__all__ = ["AppPassword", "Base", "Membership", "Project", "User", "WebSession", "Workspace"]
+__all__ = [
+    "AppClientKey",
+    "AppPassword",
+    "Base",
+    "Installation",
+    "MarketplaceListing",
+    "Membership",
+    "Project",
+    "User",
+    "WebSession",
+    "Workspace",
+]
