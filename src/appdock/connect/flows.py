@@ -39,9 +39,11 @@ DESCRIPTOR_TIMEOUT = 10.0
 DESCRIPTOR_MAX_BYTES = 512 * 1024
 
 
-def outbound(settings: Settings, *, timeout: float = DESCRIPTOR_TIMEOUT) -> OutboundClient:
+def outbound(settings: Settings, *, timeout: float | None = None) -> OutboundClient:
     return OutboundClient(
-        settings.allow_private_app_urls, timeout=timeout, max_bytes=DESCRIPTOR_MAX_BYTES
+        settings.allow_private_app_urls,
+        timeout=DESCRIPTOR_TIMEOUT if timeout is None else timeout,
+        max_bytes=DESCRIPTOR_MAX_BYTES,
     )
 
 
