@@ -31,8 +31,12 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
     page = client.get("/login")
     r = client.post(
         "/login",
-        data={"username": username, "password": password, "next": "/",
-              "csrf_token": csrf_from(page.text)},
+        data={
+            "username": username,
+            "password": password,
+            "next": "/",
+            "csrf_token": csrf_from(page.text),
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text

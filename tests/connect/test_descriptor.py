@@ -1,4 +1,4 @@
-"""The descriptor model and its lint: real descriptors pass, bad ones name the path and the fault."""
+"""The descriptor model and its lint: real descriptors pass; bad ones name the path and fault."""
 
 from __future__ import annotations
 
@@ -57,10 +57,16 @@ def filled(path: Path) -> Any:
         data["key"] = "pr-agent"
         data["baseUrl"] = "https://pr-agent.example.com"
     if path.name == "toolchainlabs__toolchain-oss.json":  # nulls filled at runtime (views_test.py)
-        data.update(key="toolchain-dev", name="Toolchain", description="Toolchain builds",
-                    baseUrl="https://jambalaya.seinfeld.george")
-        data["lifecycle"] = {"installed": "/bitbucket/app/install/",
-                             "uninstalled": "/bitbucket/app/uninstall/"}
+        data.update(
+            key="toolchain-dev",
+            name="Toolchain",
+            description="Toolchain builds",
+            baseUrl="https://jambalaya.seinfeld.george",
+        )
+        data["lifecycle"] = {
+            "installed": "/bitbucket/app/install/",
+            "uninstalled": "/bitbucket/app/uninstall/",
+        }
         data["modules"]["webhooks"][0]["url"] = "/bitbucket/webhook/"
     return data
 
@@ -82,10 +88,12 @@ class TestCompatDescriptors:
     def test_gregaubert_singular_modules_are_folded_into_plural_types(self) -> None:
         d = parse_descriptor(filled(DATA / "gregaubert__bitbucket-connect-test.json"))
         assert [p.key for p in d.modules.web_panels] == [
-            "webpanelrepooverview", "webpanelproverview"
+            "webpanelrepooverview",
+            "webpanelproverview",
         ]
         assert [p.location for p in d.modules.repo_pages] == [
-            "org.bitbucket.repository.navigation", "org.bitbucket.repository.actions",
+            "org.bitbucket.repository.navigation",
+            "org.bitbucket.repository.actions",
             "org.bitbucket.repository.navigation",
         ]
         assert d.modules.web_items[0].target is not None
@@ -98,7 +106,8 @@ class TestCompatDescriptors:
 
     def test_sentry_upper_case_jwt_is_jwt(self) -> None:
         d = parse_descriptor(filled(DATA / "getsentry__sentry.json"))
-        assert d.authentication.type == "jwt" and d.uses_jwt
+        assert d.authentication.type == "jwt"
+        assert d.uses_jwt
         assert d.lifecycle_url("installed") == (
             "https://sentry.example.com/extensions/bitbucket/installed/"
         )
@@ -112,7 +121,8 @@ class TestCompatDescriptors:
         d = parse_descriptor(filled(DATA / "minhiriathaen__oqcp-bitbucket.json"))
         assert d.modules.configure_page is not None
         assert d.modules.configure_page.key == "edit-workspace-mapping"
-        assert "webCards" not in d.modules.unknown and d.modules.web_cards
+        assert "webCards" not in d.modules.unknown
+        assert d.modules.web_cards
 
     def test_landkid_proxy_and_conditions_are_typed(self) -> None:
         d = parse_descriptor(filled(DATA / "atlassian-archive__landkid.json"))
@@ -144,13 +154,30 @@ def warnings_of(data: Any) -> list[str]:
 
 class TestLintErrors:
     def test_unknown_location_names_path_and_value(self) -> None:
-        d = descriptor(modules={"webPanels": [{"key": "p", "name": {"value": "P"}, "url": "/p",
-                                               "location": "org.bitbucket.foo"}]})
-        assert errors_of(d) == ['modules.webPanels[0].location: unknown location "org.bitbucket.foo"']
+        d = descriptor(
+            modules={
+                "webPanels": [
+                    {
+                        "key": "p",
+                        "name": {"value": "P"},
+                        "url": "/p",
+                        "location": "org.bitbucket.foo",
+                    }
+                ]
+            }
+        )
+        assert errors_of(d) == [
+            'modules.webPanels[0].location: unknown location "org.bitbucket.foo"'
+        ]
 
     def test_unknown_location_under_a_legacy_name_names_what_was_written(self) -> None:
-        d = descriptor(modules={"webPanel": [{"key": "p", "name": {"value": "P"}, "url": "/p",
-                                              "location": "nonsense"}]})
+        d = descriptor(
+            modules={
+                "webPanel": [
+                    {"key": "p", "name": {"value": "P"}, "url": "/p", "location": "nonsense"}
+                ]
+            }
+        )
         assert errors_of(d) == ['modules.webPanel[0].location: unknown location "nonsense"']
 
     def test_unknown_scope_is_an_error_naming_it(self) -> None:
@@ -160,7 +187,7 @@ class TestLintErrors:
 
     def test_unknown_oauth_consumer_scope_is_an_error(self) -> None:
         d = descriptor(modules={"oauthConsumer": {"clientId": "x", "scopes": ["mind:read"]}})
-        assert errors_of(d)[0].startswith('modules.oauthConsumer.scopes[0]: unknown scope')
+        assert errors_of(d)[0].startswith("modules.oauthConsumer.scopes[0]: unknown scope")
 
     @pytest.mark.parametrize("field", ["key", "name", "baseUrl", "authentication"])
     def test_missing_required_field(self, field: str) -> None:
@@ -178,8 +205,17 @@ class TestLintErrors:
         assert any(e.startswith('authentication.type: "oauth" is not one of') for e in errors)
 
     def test_module_missing_url(self) -> None:
-        d = descriptor(modules={"webItems": [{"key": "i", "name": {"value": "I"},
-                                              "location": "org.bitbucket.repository.navigation"}]})
+        d = descriptor(
+            modules={
+                "webItems": [
+                    {
+                        "key": "i",
+                        "name": {"value": "I"},
+                        "location": "org.bitbucket.repository.navigation",
+                    }
+                ]
+            }
+        )
         assert errors_of(d) == ["modules.webItems[0].url: is required"]
 
     def test_bad_app_key(self) -> None:
@@ -188,20 +224,32 @@ class TestLintErrors:
         )
 
     def test_bad_and_duplicate_module_keys(self) -> None:
-        panel = {"name": {"value": "P"}, "url": "/p",
-                 "location": "org.bitbucket.repository.overview.informationPanel"}
-        d = descriptor(modules={
-            "webPanels": [{**panel, "key": "same"}, {**panel, "key": "bad_key!"}],
-            "repoPages": [{**panel, "key": "same", "location": "org.bitbucket.repository.navigation"}],
-        })
+        panel = {
+            "name": {"value": "P"},
+            "url": "/p",
+            "location": "org.bitbucket.repository.overview.informationPanel",
+        }
+        d = descriptor(
+            modules={
+                "webPanels": [{**panel, "key": "same"}, {**panel, "key": "bad_key!"}],
+                "repoPages": [
+                    {**panel, "key": "same", "location": "org.bitbucket.repository.navigation"}
+                ],
+            }
+        )
         errors = errors_of(d)
-        assert any(e.startswith('modules.webPanels[1].key: "bad_key!" is not a valid module key')
-                   for e in errors)
-        assert 'modules.repoPages[0].key: "same" is already the key of modules.webPanels[0]' in errors
+        assert any(
+            e.startswith('modules.webPanels[1].key: "bad_key!" is not a valid module key')
+            for e in errors
+        )
+        assert (
+            'modules.repoPages[0].key: "same" is already the key of modules.webPanels[0]' in errors
+        )
 
     def test_module_key_longer_than_128(self) -> None:
-        d = descriptor(modules={"profileTabs": [{"key": "k" * 129, "name": {"value": "T"},
-                                                 "url": "/t"}]})
+        d = descriptor(
+            modules={"profileTabs": [{"key": "k" * 129, "name": {"value": "T"}, "url": "/t"}]}
+        )
         assert errors_of(d)[0].startswith("modules.profileTabs[0].key:")
 
     def test_two_configure_pages(self) -> None:
@@ -213,7 +261,8 @@ class TestLintErrors:
         d = descriptor(baseUrl="http://app.example.com")
         assert errors_of(d) == []
         errors = errors_of(d, require_https=True)
-        assert errors and errors[0].startswith('baseUrl: must use https (got "http://app.example.com")')
+        assert errors
+        assert errors[0].startswith('baseUrl: must use https (got "http://app.example.com")')
 
     def test_base_url_not_absolute(self) -> None:
         assert errors_of(descriptor(baseUrl="/relative"))[0] == (
@@ -221,34 +270,63 @@ class TestLintErrors:
         )
 
     def test_url_too_long_and_unbalanced_braces(self) -> None:
-        base = {"name": {"value": "P"}, "location": "org.bitbucket.repository.overview.informationPanel"}
-        d = descriptor(modules={"webPanels": [
-            {**base, "key": "a", "url": "/" + "x" * 2048},
-            {**base, "key": "b", "url": "/p?repo={repository.uuid"},
-        ]})
+        base = {
+            "name": {"value": "P"},
+            "location": "org.bitbucket.repository.overview.informationPanel",
+        }
+        d = descriptor(
+            modules={
+                "webPanels": [
+                    {**base, "key": "a", "url": "/" + "x" * 2048},
+                    {**base, "key": "b", "url": "/p?repo={repository.uuid"},
+                ]
+            }
+        )
         errors = errors_of(d)
         assert errors[0].startswith("modules.webPanels[0].url: is 2049 characters long")
-        assert errors[1].startswith("modules.webPanels[1].url:") and "unbalanced braces" in errors[1]
+        assert errors[1].startswith("modules.webPanels[1].url:")
+        assert "unbalanced braces" in errors[1]
 
     def test_bad_linker_regex(self) -> None:
         d = descriptor(modules={"linkers": [{"key": "l", "regex": "(unclosed", "url": "/x"}]})
         assert errors_of(d)[0].startswith("modules.linkers[0].regex: is not a valid regular")
 
     def test_web_item_may_sit_in_the_apps_own_section(self) -> None:
-        d = descriptor(modules={
-            "webSections": [{"key": "sec", "name": {"value": "S"},
-                             "location": "org.bitbucket.repository.actions"}],
-            "webItems": [{"key": "i", "name": {"value": "I"}, "url": "/i",
-                          "location": "org.bitbucket.repository.actions/sec"}],
-        })
+        d = descriptor(
+            modules={
+                "webSections": [
+                    {
+                        "key": "sec",
+                        "name": {"value": "S"},
+                        "location": "org.bitbucket.repository.actions",
+                    }
+                ],
+                "webItems": [
+                    {
+                        "key": "i",
+                        "name": {"value": "I"},
+                        "url": "/i",
+                        "location": "org.bitbucket.repository.actions/sec",
+                    }
+                ],
+            }
+        )
         assert errors_of(d) == []
 
     def test_composition_condition_needs_conditions(self) -> None:
-        d = descriptor(modules={"webPanels": [{
-            "key": "p", "name": {"value": "P"}, "url": "/p",
-            "location": "org.bitbucket.repository.overview.informationPanel",
-            "conditions": [{"type": "and"}],
-        }]})
+        d = descriptor(
+            modules={
+                "webPanels": [
+                    {
+                        "key": "p",
+                        "name": {"value": "P"},
+                        "url": "/p",
+                        "location": "org.bitbucket.repository.overview.informationPanel",
+                        "conditions": [{"type": "and"}],
+                    }
+                ]
+            }
+        )
         assert errors_of(d) == [
             'modules.webPanels[0].conditions[0]: needs either "condition" or both "type" and '
             '"conditions"'
@@ -278,18 +356,30 @@ class TestLintWarnings:
         assert "modules.jiraIssueGlances: unknown module type; it will be ignored" in warnings_of(d)
 
     def test_unknown_event_and_condition_are_warnings(self) -> None:
-        d = descriptor(modules={
-            "webhooks": [{"event": "repo:exploded", "url": "/h"}],
-            "webPanels": [{"key": "p", "name": {"value": "P"}, "url": "/p",
-                           "location": "org.bitbucket.repository.overview.informationPanel",
-                           "conditions": [{"condition": "moon_is_full"}]}],
-        })
+        d = descriptor(
+            modules={
+                "webhooks": [{"event": "repo:exploded", "url": "/h"}],
+                "webPanels": [
+                    {
+                        "key": "p",
+                        "name": {"value": "P"},
+                        "url": "/p",
+                        "location": "org.bitbucket.repository.overview.informationPanel",
+                        "conditions": [{"condition": "moon_is_full"}],
+                    }
+                ],
+            }
+        )
         assert errors_of(d) == []
         warnings = warnings_of(d)
-        assert any(w.startswith('modules.webhooks[0].event: unknown event "repo:exploded"')
-                   for w in warnings)
-        assert any(w.startswith('modules.webPanels[0].conditions[0].condition: unknown condition')
-                   for w in warnings)
+        assert any(
+            w.startswith('modules.webhooks[0].event: unknown event "repo:exploded"')
+            for w in warnings
+        )
+        assert any(
+            w.startswith("modules.webPanels[0].conditions[0].condition: unknown condition")
+            for w in warnings
+        )
 
     def test_html_in_name_is_accepted(self) -> None:
         assert errors_of(descriptor(name="<script>alert(1)</script>")) == []
@@ -309,9 +399,28 @@ class TestDefaults:
 
     def test_modules_at_location_sorted_by_weight(self) -> None:
         loc = "org.bitbucket.repository.overview.informationPanel"
-        d = parse_descriptor(descriptor(modules={"webPanels": [
-            {"key": "b", "name": {"value": "B"}, "url": "/b", "location": loc, "weight": 20},
-            {"key": "a", "name": {"value": "A"}, "url": "/a", "location": loc, "weight": 10},
-        ]}))
+        d = parse_descriptor(
+            descriptor(
+                modules={
+                    "webPanels": [
+                        {
+                            "key": "b",
+                            "name": {"value": "B"},
+                            "url": "/b",
+                            "location": loc,
+                            "weight": 20,
+                        },
+                        {
+                            "key": "a",
+                            "name": {"value": "A"},
+                            "url": "/a",
+                            "location": loc,
+                            "weight": 10,
+                        },
+                    ]
+                }
+            )
+        )
         assert [m.key for m in d.modules.at_location(loc)] == ["a", "b"]
-        assert d.modules.find("b") is not None and d.modules.find("zz") is None
+        assert d.modules.find("b") is not None
+        assert d.modules.find("zz") is None

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,8 +32,9 @@ def team(db: Session) -> tuple[User, Workspace, dict[str, str]]:
 
 
 def install(client: TestClient, app: FakeApp, auth: dict[str, str], account: str = "acme") -> Any:
-    return client.post(f"{API}/account/{account}/addons", json={"url": app.descriptor_url},
-                       headers=auth)
+    return client.post(
+        f"{API}/account/{account}/addons", json={"url": app.descriptor_url}, headers=auth
+    )
 
 
 def count(db: Session, model: type) -> int:
@@ -53,24 +53,34 @@ class TestInstallThroughTheDevelopmentApi:
         r = install(client, fake_app, auth)
         assert r.status_code == 201, r.text
         body = r.json()
-        assert body["key"] == fake_app.key and body["name"] == fake_app.descriptor["name"]
+        assert body["key"] == fake_app.key
+        assert body["name"] == fake_app.descriptor["name"]
         assert body["clientKey"] == f"ari:cloud:bitbucket::app/{acme.uuid}/{fake_app.key}"
-        assert body["principal"]["type"] == "team" and body["principal"]["username"] == "acme"
+        assert body["principal"]["type"] == "team"
+        assert body["principal"]["username"] == "acme"
         assert body["installed_by"]["username"] == "alice"
         assert body["scopes"] == ["account", "repository"]
         [call] = fake_app.requests_to("/installed")
         assert "Authorization" not in call.headers  # first install: nothing to sign with
         p = call.json()
-        assert p["key"] == fake_app.key and p["clientKey"] == body["clientKey"]
-        assert p["productType"] == "bitbucket" and p["eventType"] == "installed"
-        assert p["baseUrl"] == "http://testserver" and p["baseApiUrl"] == "http://testserver/api"
-        assert p["publicKey"] and len(p["sharedSecret"]) >= 32
+        assert p["key"] == fake_app.key
+        assert p["clientKey"] == body["clientKey"]
+        assert p["productType"] == "bitbucket"
+        assert p["eventType"] == "installed"
+        assert p["baseUrl"] == "http://testserver"
+        assert p["baseApiUrl"] == "http://testserver/api"
+        assert p["publicKey"]
+        assert len(p["sharedSecret"]) >= 32
         principal = p["principal"]
         assert (principal["type"], principal["uuid"], principal["username"]) == (
-            "team", acme.uuid, "acme")
+            "team",
+            acme.uuid,
+            "acme",
+        )
         assert principal["display_name"] == "Acme"
         assert principal["links"]["avatar"]["href"].startswith("http://testserver/")
-        assert p["user"]["uuid"] == alice.uuid and p["user"]["type"] == "user"
+        assert p["user"]["uuid"] == alice.uuid
+        assert p["user"]["type"] == "user"
         assert p["actor"]["uuid"] == alice.uuid
 
     def test_shared_secret_is_encrypted_at_rest(
@@ -79,7 +89,8 @@ class TestInstallThroughTheDevelopmentApi:
         install(client, fake_app, team[2])
         sent = fake_app.requests_to("/installed")[0].json()["sharedSecret"]
         row = db.scalar(select(Installation))
-        assert row is not None and sent not in row.shared_secret
+        assert row is not None
+        assert sent not in row.shared_secret
         assert crypto.decrypt(SECRET, row.shared_secret) == sent
 
     def test_personal_account_principal_is_the_user(
@@ -93,7 +104,8 @@ class TestInstallThroughTheDevelopmentApi:
         r = install(client, fake_app, basic("bob", make_app_password(db, bob, ALL)), "bob")
         assert r.status_code == 201, r.text
         p = fake_app.requests_to("/installed")[0].json()
-        assert p["principal"]["type"] == "user" and p["principal"]["uuid"] == bob.uuid
+        assert p["principal"]["type"] == "user"
+        assert p["principal"]["uuid"] == bob.uuid
 
     def test_reinstall_is_signed_with_the_previous_secret_and_keeps_the_client_key(
         self, client: TestClient, db: Session, team: Any, fake_app: FakeApp
@@ -108,7 +120,9 @@ class TestInstallThroughTheDevelopmentApi:
         call = fake_app.requests_to("/installed")[1]
         assert call.jwt_ok is True, call.jwt_error  # the app checked it with the stored secret
         ok, claims, _ = fake_app.verify("POST", call.path, call.headers, secret=first_secret)
-        assert ok and claims is not None and claims["iss"] == first["clientKey"]
+        assert ok
+        assert claims is not None
+        assert claims["iss"] == first["clientKey"]
         assert call.json()["sharedSecret"] != first_secret
         assert count(db, Installation) == 1
 
@@ -118,7 +132,10 @@ class TestInstallThroughTheDevelopmentApi:
         auth = team[2]
         first = install(client, fake_app, auth).json()
         secret = fake_app.requests_to("/installed")[0].json()["sharedSecret"]
-        assert client.delete(f"{API}/account/acme/addons/{first['id']}", headers=auth).status_code == 204
+        assert (
+            client.delete(f"{API}/account/acme/addons/{first['id']}", headers=auth).status_code
+            == 204
+        )
         again = install(client, fake_app, auth)
         assert again.status_code == 201, again.text
         assert again.json()["clientKey"] == first["clientKey"]
@@ -135,7 +152,8 @@ class TestInstallThroughTheDevelopmentApi:
             assert install(client, app, auth).status_code == 201
             assert install(client, app, auth).status_code == 201
             call = app.requests_to("/installed")[1]
-            assert call.path == "/bb/installed" and call.jwt_ok, call.jwt_error
+            assert call.path == "/bb/installed"
+            assert call.jwt_ok, call.jwt_error
         finally:
             app.close()
 
@@ -162,7 +180,8 @@ class TestInstallRefusals:
         AccountService(db, SECRET).add_member(acme, bob, "member")
         db.commit()
         r = install(client, fake_app, basic("bob", make_app_password(db, bob, ALL)))
-        assert r.status_code == 403 and "not an administrator" in r.json()["error"]["message"]
+        assert r.status_code == 403
+        assert "not an administrator" in r.json()["error"]["message"]
 
     def test_someone_elses_private_account_is_404(
         self, client: TestClient, db: Session, team: Any, fake_app: FakeApp
@@ -176,11 +195,13 @@ class TestInstallRefusals:
     ) -> None:
         alice = team[0]
         r = install(client, fake_app, basic("alice", make_app_password(db, alice, "account")))
-        assert r.status_code == 403 and r.json()["error"]["data"]["required_scope"] == "account:write"
+        assert r.status_code == 403
+        assert r.json()["error"]["data"]["required_scope"] == "account:write"
 
     def test_missing_url_names_the_field(self, client: TestClient, team: Any) -> None:
         r = client.post(f"{API}/account/acme/addons", json={}, headers=team[2])
-        assert r.status_code == 400 and "url" in r.json()["error"]["fields"]
+        assert r.status_code == 400
+        assert "url" in r.json()["error"]["fields"]
 
 
 def assert_nothing_stored(db: Session) -> None:
@@ -215,7 +236,11 @@ class TestBadDescriptors:
         assert "is not valid JSON" in self.error(install(client, fake_app, team[2]))
 
     def test_huge_descriptor(
-        self, client: TestClient, db: Session, team: Any, fake_app: FakeApp,
+        self,
+        client: TestClient,
+        db: Session,
+        team: Any,
+        fake_app: FakeApp,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(flows, "DESCRIPTOR_MAX_BYTES", 2000)
@@ -223,7 +248,11 @@ class TestBadDescriptors:
         assert "more than 2000 bytes" in self.error(install(client, fake_app, team[2]))
 
     def test_slow_descriptor(
-        self, client: TestClient, db: Session, team: Any, fake_app: FakeApp,
+        self,
+        client: TestClient,
+        db: Session,
+        team: Any,
+        fake_app: FakeApp,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(flows, "DESCRIPTOR_TIMEOUT", 0.3)
@@ -260,10 +289,14 @@ class TestBadDescriptors:
     def test_unknown_module_location(
         self, client: TestClient, db: Session, team: Any, fake_app: FakeApp
     ) -> None:
-        fake_app.descriptor["modules"] = {"webPanels": [
-            {"key": "p", "name": {"value": "P"}, "url": "/p", "location": "org.bitbucket.foo"}]}
+        fake_app.descriptor["modules"] = {
+            "webPanels": [
+                {"key": "p", "name": {"value": "P"}, "url": "/p", "location": "org.bitbucket.foo"}
+            ]
+        }
         assert 'modules.webPanels[0].location: unknown location "org.bitbucket.foo"' in self.error(
-            install(client, fake_app, team[2]))
+            install(client, fake_app, team[2])
+        )
 
     def test_missing_fields(
         self, client: TestClient, db: Session, team: Any, fake_app: FakeApp
@@ -271,7 +304,8 @@ class TestBadDescriptors:
         del fake_app.descriptor["key"]
         del fake_app.descriptor["authentication"]
         message = self.error(install(client, fake_app, team[2]))
-        assert "key: is required" in message and "authentication: is required" in message
+        assert "key: is required" in message
+        assert "authentication: is required" in message
 
     def test_http_base_url_where_https_is_required(
         self, client: TestClient, db: Session, team: Any, fake_app: FakeApp, settings: Settings
@@ -297,13 +331,18 @@ class TestFailingInstalledCallback:
         assert client.get(f"{API}/account/acme/addons", headers=team[2]).json()["size"] == 0
 
     def test_timeout(
-        self, client: TestClient, db: Session, team: Any, fake_app: FakeApp,
+        self,
+        client: TestClient,
+        db: Session,
+        team: Any,
+        fake_app: FakeApp,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(lifecycle, "CALLBACK_TIMEOUT", 0.3)
         fake_app.behaviour.installed_delay = 1.0
         r = install(client, fake_app, team[2])
-        assert r.status_code == 502 and "did not answer within 0.3 s" in r.json()["error"]["message"]
+        assert r.status_code == 502
+        assert "did not answer within 0.3 s" in r.json()["error"]["message"]
         assert_nothing_stored(db)
 
     def test_closed_connection(
@@ -324,9 +363,11 @@ class TestFailingInstalledCallback:
         assert install(client, fake_app, team[2]).status_code == 502
         db.expire_all()
         row = db.get(Installation, first["id"])
-        assert row is not None and crypto.decrypt(SECRET, row.shared_secret) == secret
+        assert row is not None
+        assert crypto.decrypt(SECRET, row.shared_secret) == secret
         record = db.scalar(select(AppClientKey))
-        assert record is not None and record.attempt_secret is None
+        assert record is not None
+        assert record.attempt_secret is None
         db.rollback()
         token = app_jwt(app_key=fake_app.key, client_key=first["clientKey"], secret=secret)
         assert client.get(f"{API}/workspaces", headers=jwt_header(token)).status_code == 200
@@ -338,12 +379,19 @@ class TestListAndUninstall:
     ) -> None:
         install(client, fake_app, team[2])
         page = client.get(f"{API}/account/acme/addons", headers=team[2]).json()
-        assert page["size"] == 1 and page["page"] == 1 and page["pagelen"] == 10
+        assert page["size"] == 1
+        assert page["page"] == 1
+        assert page["pagelen"] == 10
         [item] = page["values"]
-        assert item["key"] == fake_app.key and isinstance(item["id"], int)
+        assert item["key"] == fake_app.key
+        assert isinstance(item["id"], int)
         assert item["clientKey"].startswith("ari:cloud:bitbucket::app/")
-        assert item["principal"]["username"] == "acme" and item["created_on"]
-        assert item["links"]["self"]["href"] == f"http://testserver/api/2.0/account/acme/addons/{item['id']}"
+        assert item["principal"]["username"] == "acme"
+        assert item["created_on"]
+        assert (
+            item["links"]["self"]["href"]
+            == f"http://testserver/api/2.0/account/acme/addons/{item['id']}"
+        )
 
     @pytest.mark.parametrize("by", ["id", "key"])
     def test_uninstall_signs_with_the_current_secret_and_removes(
@@ -355,7 +403,8 @@ class TestListAndUninstall:
         assert r.status_code == 204
         [call] = fake_app.requests_to("/uninstalled")
         assert call.jwt_ok, call.jwt_error
-        assert call.json()["eventType"] == "uninstalled" and "sharedSecret" not in call.json()
+        assert call.json()["eventType"] == "uninstalled"
+        assert "sharedSecret" not in call.json()
         assert count(db, Installation) == 0
         assert client.get(f"{API}/account/acme/addons", headers=team[2]).json()["values"] == []
 
@@ -364,7 +413,10 @@ class TestListAndUninstall:
     ) -> None:
         item = install(client, fake_app, team[2]).json()
         fake_app.behaviour.uninstalled_status = 500
-        assert client.delete(f"{API}/account/acme/addons/{item['id']}", headers=team[2]).status_code == 204
+        assert (
+            client.delete(f"{API}/account/acme/addons/{item['id']}", headers=team[2]).status_code
+            == 204
+        )
         fake_app.close()
         assert count(db, Installation) == 0
 
@@ -377,7 +429,8 @@ class TestListAndUninstall:
         assert client.get(f"{API}/workspaces", headers=jwt_header(token)).status_code == 200
         client.delete(f"{API}/account/acme/addons/{item['id']}", headers=team[2])
         r = client.get(f"{API}/workspaces", headers=jwt_header(token))
-        assert r.status_code == 401 and "unknown clientKey" in r.json()["error"]["message"]
+        assert r.status_code == 401
+        assert "unknown clientKey" in r.json()["error"]["message"]
 
     def test_unknown_installation_is_404(self, client: TestClient, team: Any) -> None:
         r = client.delete(f"{API}/account/acme/addons/nope", headers=team[2])
@@ -385,21 +438,24 @@ class TestListAndUninstall:
 
 
 @pytest.fixture
-def installed(db: Session) -> Iterator[tuple[Installation, str, Workspace]]:
+def installed(db: Session) -> tuple[Installation, str, Workspace]:
     alice = make_user(db, "alice")
     acme = make_team(db, "acme", alice)
-    inst, secret = make_installation(db, acme, alice, key="com.example.app",
-                                     scopes="account repository")
-    yield inst, secret, acme
+    inst, secret = make_installation(
+        db, acme, alice, key="com.example.app", scopes="account repository"
+    )
+    return inst, secret, acme
 
 
 def token_for(inst: Installation, secret: str, **kw: Any) -> dict[str, str]:
-    return jwt_header(app_jwt(app_key=inst.app_key, client_key=inst.client_key, secret=secret, **kw))
+    return jwt_header(
+        app_jwt(app_key=inst.app_key, client_key=inst.client_key, secret=secret, **kw)
+    )
 
 
 class TestAppJwtOnTheApi:
     def test_ace_style_qsh_over_2_0_path(self, client: TestClient, installed: Any) -> None:
-        inst, secret, acme = installed
+        inst, secret, _ = installed
         r = client.get(f"{API}/workspaces", headers=token_for(inst, secret))
         assert r.status_code == 200, r.text
         assert [w["slug"] for w in r.json()["values"]] == ["acme"]
@@ -423,7 +479,8 @@ class TestAppJwtOnTheApi:
         r = client.get(f"{API}/workspaces", headers=token_for(inst, secret, path="/2.0/user"))
         assert r.status_code == 401
         message = r.json()["error"]["message"]
-        assert "qsh mismatch" in message and "'GET&/2.0/workspaces&'" in message
+        assert "qsh mismatch" in message
+        assert "'GET&/2.0/workspaces&'" in message
         assert "'GET&/api/2.0/workspaces&'" in message
         assert r.json()["error"]["data"]["check"] == "qsh"
 
@@ -431,7 +488,8 @@ class TestAppJwtOnTheApi:
         inst, secret, _ = installed
         token = app_jwt(app_key=inst.app_key, client_key=inst.client_key, secret=secret, qsh="")
         r = client.get(f"{API}/workspaces", headers=jwt_header(token))
-        assert r.status_code == 401 and "missing 'qsh'" in r.json()["error"]["message"]
+        assert r.status_code == 401
+        assert "missing 'qsh'" in r.json()["error"]["message"]
 
     def test_unknown_client_key(self, client: TestClient, installed: Any) -> None:
         inst, secret, _ = installed
@@ -445,46 +503,59 @@ class TestAppJwtOnTheApi:
     ) -> None:
         inst, secret, _ = installed
         token = app_jwt(app_key=inst.app_key, client_key="{some-user-uuid}", secret=secret)
-        message = client.get(f"{API}/workspaces", headers=jwt_header(token)).json()["error"]["message"]
+        message = client.get(f"{API}/workspaces", headers=jwt_header(token)).json()["error"][
+            "message"
+        ]
         assert "'sub' must be the clientKey" in message
 
     def test_wrong_iss(self, client: TestClient, installed: Any) -> None:
         inst, secret, _ = installed
         token = app_jwt(app_key=inst.client_key, client_key=inst.client_key, secret=secret)
         r = client.get(f"{API}/workspaces", headers=jwt_header(token))
-        assert r.status_code == 401 and "'iss' must be the app key" in r.json()["error"]["message"]
+        assert r.status_code == 401
+        assert "'iss' must be the app key" in r.json()["error"]["message"]
 
     def test_bad_signature(self, client: TestClient, installed: Any) -> None:
         inst, _, _ = installed
         r = client.get(f"{API}/workspaces", headers=token_for(inst, "x" * 64))
-        assert r.status_code == 401 and "bad signature" in r.json()["error"]["message"]
+        assert r.status_code == 401
+        assert "bad signature" in r.json()["error"]["message"]
 
     def test_expired_beyond_leeway(self, client: TestClient, installed: Any) -> None:
         inst, secret, _ = installed
-        assert client.get(f"{API}/workspaces", headers=token_for(inst, secret, exp_in=-30)
-                          ).status_code == 200
+        assert (
+            client.get(f"{API}/workspaces", headers=token_for(inst, secret, exp_in=-30)).status_code
+            == 200
+        )
         r = client.get(f"{API}/workspaces", headers=token_for(inst, secret, exp_in=-90))
-        assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
+        assert r.status_code == 401
+        assert "expired" in r.json()["error"]["message"]
 
     @pytest.mark.parametrize("algorithm", ["none", "HS512"])
     def test_other_algorithms(self, client: TestClient, installed: Any, algorithm: str) -> None:
         inst, secret, _ = installed
-        token = app_jwt(app_key=inst.app_key, client_key=inst.client_key, secret=secret * 2,
-                        algorithm=algorithm)
+        token = app_jwt(
+            app_key=inst.app_key, client_key=inst.client_key, secret=secret * 2, algorithm=algorithm
+        )
         r = client.get(f"{API}/workspaces", headers=jwt_header(token))
-        assert r.status_code == 401 and "is not accepted" in r.json()["error"]["message"]
+        assert r.status_code == 401
+        assert "is not accepted" in r.json()["error"]["message"]
 
     def test_jwt_sent_as_bearer_is_refused(self, client: TestClient, installed: Any) -> None:
         inst, secret, _ = installed
         token = app_jwt(app_key=inst.app_key, client_key=inst.client_key, secret=secret)
         r = client.get(f"{API}/workspaces", headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 401 and "Bearer" in r.json()["error"]["message"]
+        assert r.status_code == 401
+        assert "Bearer" in r.json()["error"]["message"]
 
     def test_scopes_are_the_granted_ones(self, client: TestClient, installed: Any) -> None:
         inst, secret, _ = installed
-        r = client.get(f"{API}/workspaces/acme/projects",
-                       headers=token_for(inst, secret, path="/2.0/workspaces/acme/projects"))
-        assert r.status_code == 403 and r.json()["error"]["data"]["required_scope"] == "project"
+        r = client.get(
+            f"{API}/workspaces/acme/projects",
+            headers=token_for(inst, secret, path="/2.0/workspaces/acme/projects"),
+        )
+        assert r.status_code == 403
+        assert r.json()["error"]["data"]["required_scope"] == "project"
 
     def test_personal_install_acts_as_its_user(self, client: TestClient, db: Session) -> None:
         bob = make_user(db, "bob")
@@ -492,7 +563,8 @@ class TestAppJwtOnTheApi:
         assert personal is not None
         inst, secret = make_installation(db, personal, bob)
         r = client.get(f"{API}/user", headers=token_for(inst, secret, path="/2.0/user"))
-        assert r.status_code == 200 and r.json()["uuid"] == bob.uuid
+        assert r.status_code == 200
+        assert r.json()["uuid"] == bob.uuid
 
     def test_team_install_has_no_user(self, client: TestClient, installed: Any) -> None:
         inst, secret, _ = installed
@@ -511,8 +583,13 @@ class TestAddonUpdates:
         return item, app.requests_to("/installed")[0].json()["sharedSecret"]
 
     def put(self, client: TestClient, app: FakeApp, item: dict, secret: str, body: dict) -> Any:
-        token = app_jwt(app_key=app.key, client_key=item["clientKey"], secret=secret,
-                        method="PUT", path="/2.0/addon")
+        token = app_jwt(
+            app_key=app.key,
+            client_key=item["clientKey"],
+            secret=secret,
+            method="PUT",
+            path="/2.0/addon",
+        )
         return client.put(f"{API}/addon", json=body, headers=jwt_header(token))
 
     def test_refetch_with_fewer_scopes_applies_at_once(
@@ -524,7 +601,9 @@ class TestAddonUpdates:
         assert self.put(client, fake_app, item, secret, {}).status_code == 204
         db.expire_all()
         row = db.get(Installation, item["id"])
-        assert row is not None and row.scopes == "account" and row.pending_scopes is None
+        assert row is not None
+        assert row.scopes == "account"
+        assert row.pending_scopes is None
         assert row.name == "Renamed"
 
     def test_growing_scopes_wait_for_an_admin(
@@ -535,7 +614,8 @@ class TestAddonUpdates:
         assert self.put(client, fake_app, item, secret, {"descriptor": grown}).status_code == 204
         db.expire_all()
         row = db.get(Installation, item["id"])
-        assert row is not None and row.scopes == "account repository"
+        assert row is not None
+        assert row.scopes == "account repository"
         assert row.pending_scopes == "account pullrequest:write repository"
         db.rollback()
         listed = client.get(f"{API}/account/acme/addons", headers=team[2]).json()["values"][0]
@@ -546,32 +626,51 @@ class TestAddonUpdates:
         self, client: TestClient, team: Any, fake_app: FakeApp
     ) -> None:
         item, secret = self.installed_app(client, team, fake_app)
-        r = self.put(client, fake_app, item, secret,
-                     {"descriptor": {**fake_app.descriptor, "scopes": []}})
-        assert r.status_code == 400 and "scopes: may not shrink to none" in r.json()["error"]["message"]
+        r = self.put(
+            client, fake_app, item, secret, {"descriptor": {**fake_app.descriptor, "scopes": []}}
+        )
+        assert r.status_code == 400
+        assert "scopes: may not shrink to none" in r.json()["error"]["message"]
 
     def test_a_different_key_is_refused(
         self, client: TestClient, team: Any, fake_app: FakeApp
     ) -> None:
         item, secret = self.installed_app(client, team, fake_app)
-        r = self.put(client, fake_app, item, secret,
-                     {"descriptor": {**fake_app.descriptor, "key": "other.app"}})
-        assert r.status_code == 400 and "key: is 'other.app'" in r.json()["error"]["message"]
+        r = self.put(
+            client,
+            fake_app,
+            item,
+            secret,
+            {"descriptor": {**fake_app.descriptor, "key": "other.app"}},
+        )
+        assert r.status_code == 400
+        assert "key: is 'other.app'" in r.json()["error"]["message"]
 
     def test_invalid_inline_descriptor_names_the_problem(
         self, client: TestClient, team: Any, fake_app: FakeApp
     ) -> None:
         item, secret = self.installed_app(client, team, fake_app)
-        r = self.put(client, fake_app, item, secret,
-                     {"descriptor": {**fake_app.descriptor, "scopes": ["wat"]}})
-        assert r.status_code == 400 and 'unknown scope "wat"' in r.json()["error"]["message"]
+        r = self.put(
+            client,
+            fake_app,
+            item,
+            secret,
+            {"descriptor": {**fake_app.descriptor, "scopes": ["wat"]}},
+        )
+        assert r.status_code == 400
+        assert 'unknown scope "wat"' in r.json()["error"]["message"]
 
     def test_delete_uninstalls_and_tells_the_app(
         self, client: TestClient, db: Session, team: Any, fake_app: FakeApp
     ) -> None:
         item, secret = self.installed_app(client, team, fake_app)
-        token = app_jwt(app_key=fake_app.key, client_key=item["clientKey"], secret=secret,
-                        method="DELETE", path="/2.0/addon")
+        token = app_jwt(
+            app_key=fake_app.key,
+            client_key=item["clientKey"],
+            secret=secret,
+            method="DELETE",
+            path="/2.0/addon",
+        )
         assert client.delete(f"{API}/addon", headers=jwt_header(token)).status_code == 204
         assert count(db, Installation) == 0
         [call] = fake_app.requests_to("/uninstalled")

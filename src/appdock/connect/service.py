@@ -474,7 +474,7 @@ class ConnectService:
     def approve_pending_scopes(self, inst: Installation) -> None:
         if not inst.pending_scopes:
             raise BadRequest(f"{inst.name} has no scope change waiting for approval")
-        inst.scopes = inst.pending_scopes
+        inst.scopes = format_scopes(parse_scopes(inst.pending_scopes))
         inst.pending_scopes = None
         inst.updated_at = utc_now()
         self.session.flush()
