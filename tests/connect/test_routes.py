@@ -158,6 +158,36 @@ class TestInstallThroughTheDevelopmentApi:
             app.close()
 
 
+class TestLifecycleVariants:
+    def test_without_an_installed_url_the_install_commits_directly(
+        self, client: TestClient, db: Session, team: Any
+    ) -> None:
+        app = FakeApp("com.example.quiet", lifecycle={})
+        try:
+            r = install(client, app, team[2])
+            assert r.status_code == 201, r.text
+            assert app.requests_to("/installed") == []
+            assert count(db, Installation) == 1
+        finally:
+            app.close()
+
+    def test_authentication_none_sends_no_jwt_even_on_reinstall(
+        self, client: TestClient, db: Session, team: Any
+    ) -> None:
+        app = FakeApp("com.example.open", authentication={"type": "none"})
+        try:
+            assert install(client, app, team[2]).status_code == 201
+            app.tenants.clear()  # the app keeps no tenant state, so it accepts unsigned calls
+            assert install(client, app, team[2]).status_code == 201
+            item = client.get(f"{API}/account/acme/addons", headers=team[2]).json()["values"][0]
+            client.delete(f"{API}/account/acme/addons/{item['id']}", headers=team[2])
+            calls = app.requests_to("/installed") + app.requests_to("/uninstalled")
+            assert len(calls) == 3
+            assert all("Authorization" not in c.headers for c in calls)
+        finally:
+            app.close()
+
+
 class TestInstallRefusals:
     def test_development_mode_off_is_403_and_nothing_is_fetched(
         self, client: TestClient, db: Session, team: Any, fake_app: FakeApp
