@@ -37,7 +37,7 @@ typecheck: dev
 	$(BIN)/mypy
 
 contracts: dev
-	$(BIN)/lint-imports
+	PYTHONPATH=src $(BIN)/lint-imports
 
 pytest: dev
 	$(BIN)/pytest $(PYTEST_ARGS)

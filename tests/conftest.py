@@ -62,7 +62,9 @@ def _drop_postgres_database(url: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "appdock.db"
         url = f"sqlite:///{path}"
@@ -90,11 +92,11 @@ def _empty_tables(url: str) -> None:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Iterator[Settings]:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     _empty_tables(database_url)
     data = tmp_path / "data"
     data.mkdir()
-    yield Settings(
+    return Settings(
         database_url=database_url,
         data_dir=data,
         base_url=BASE_URL,
@@ -121,7 +123,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def db(app: FastAPI) -> Iterator[Session]:
     """A session on the app's database; tests commit what they arrange."""
-    session = make_session_factory(app.state.engine)()
+    session = make_session_factory(app.state.engine, deferred=True)()
     try:
         yield session
     finally:

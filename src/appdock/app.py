@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,9 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from appdock import subscribers
 from appdock.account import routes as account_routes
 from appdock.account import views as account_views
 from appdock.api.router import create_api
@@ -26,6 +29,10 @@ from appdock.connect.auth import resolve_jwt
 from appdock.core.db import make_engine, make_session_factory
 from appdock.core.errors import AppdockError
 from appdock.core.urls import Urls
+from appdock.repo import githttp
+from appdock.repo import routes as repo_routes
+from appdock.repo import views as repo_views
+from appdock.repo.push import drain_spool
 from appdock.web.deps import LoginRequired
 from appdock.web.templating import render
 
@@ -33,8 +40,15 @@ log = logging.getLogger("appdock")
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
-ERROR_TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-                405: "Method not allowed", 409: "Conflict", 500: "Server error"}
+ERROR_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    500: "Server error",
+}
 
 
 class SecurityHeaders:
@@ -73,15 +87,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "urls": Urls(settings.base_url),
         "engine": engine,
         "session_factory": session_factory,
+        "read_session_factory": make_session_factory(engine, deferred=True),
         "account_settings_nav": [],
         "workspace_settings_nav": [],
         "dashboard_sections": [],
-        "workspace_fragments": [],
+        "workspace_fragments": [repo_views.workspace_repositories],
+        "repo_nav": [],
     }
+    state["dashboard_sections"].append(repo_views.dashboard_repositories)
+    subscribers.register()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        spool = asyncio.create_task(_drain_push_spool(state))
         yield
+        spool.cancel()
         engine.dispose()
 
     # The app platform: installed apps and the Marketplace in settings, app JWTs on the API.
@@ -95,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for key, value in state.items():
         setattr(app.state, key, value)
 
-    api = create_api([account_routes.router, connect_routes.router], state)
+    api = create_api([account_routes.router, repo_routes.router, connect_routes.router], state)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
@@ -104,15 +124,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:  # any database failure means unhealthy
             log.warning("health check failed: %s", exc)
-            return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "database": str(exc)[:200]}, status_code=503
+            )
         return JSONResponse({"status": "ok"})
 
     app.mount("/api", api)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(account_views.router)
+    app.include_router(repo_views.router)
     app.include_router(connect_views.router)
-    # Catch-all page routes (/{workspace}) come last so specific paths win.
+    app.router.routes.extend(githttp.git_routes())
+    # Catch-all page routes (/{workspace}, /{workspace}/{repo}) come last so specific paths win.
     app.include_router(account_views.workspace_router)
+    app.include_router(repo_views.repository_router)
 
     @app.exception_handler(LoginRequired)
     async def _login(_: Request, exc: LoginRequired) -> Response:
@@ -138,12 +163,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+SPOOL_INTERVAL = 30.0
+
+
+async def _drain_push_spool(state: dict[str, Any]) -> None:
+    """Publish pushes whose hook could not (see appdock.repo.push): at start-up, then every
+    SPOOL_INTERVAL seconds while the server runs."""
+    while True:
+        try:
+            await run_in_threadpool(
+                drain_spool, state["session_factory"], state["settings"], min_age=10.0
+            )
+        except Exception:
+            log.exception("draining the push spool failed")
+        await asyncio.sleep(SPOOL_INTERVAL)
+
+
 def _error_page(
     request: Request, status: int, message: str, headers: dict[str, str] | None = None
 ) -> Response:
     if "text/html" not in request.headers.get("accept", "text/html"):
-        return JSONResponse({"type": "error", "error": {"message": message}}, status_code=status,
-                            headers=headers)
+        return JSONResponse(
+            {"type": "error", "error": {"message": message}}, status_code=status, headers=headers
+        )
     response: HTMLResponse = render(
         request,
         "errors/error.html",

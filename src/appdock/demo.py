@@ -29,13 +29,20 @@ def seed(settings: Settings) -> list[str]:
         svc = AccountService(session, s.secret)
         admin = svc.store.user_by_username("admin")
         if admin is None:
-            admin = svc.create_user("admin", admin_pw, email="admin@example.test",
-                                    display_name="Ada Admin", is_admin=True)
+            admin = svc.create_user(
+                "admin",
+                admin_pw,
+                email="admin@example.test",
+                display_name="Ada Admin",
+                is_admin=True,
+            )
         else:
             svc.set_password(admin, admin_pw)
         bob = svc.store.user_by_username("bob")
         if bob is None:
-            bob = svc.create_user("bob", bob_pw, email="bob@example.test", display_name="Bob Builder")
+            bob = svc.create_user(
+                "bob", bob_pw, email="bob@example.test", display_name="Bob Builder"
+            )
         acme = svc.store.workspace_by_slug("acme")
         if acme is None:
             acme = svc.create_team("acme", "Acme", admin)

@@ -116,7 +116,9 @@ class TestWorkspaces:
         assert page["size"] == 4 and len(page["values"]) == 2
         assert page["next"].startswith("http://testserver/api/2.0/workspaces?")
         assert "page=2" in page["next"] and "pagelen=2" in page["next"]
-        second = client.get(page["next"].removeprefix("http://testserver"), headers=basic("alice", pw))
+        second = client.get(
+            page["next"].removeprefix("http://testserver"), headers=basic("alice", pw)
+        )
         assert len(second.json()["values"]) == 2
         assert "next" not in second.json()
         assert second.json()["previous"].endswith("page=1")
@@ -133,7 +135,9 @@ class TestWorkspaces:
         ws = make_team(db, "acme", alice, name="Acme Inc")
         pw = make_app_password(db, alice, "account")
         body = client.get(f"{API}/workspaces/acme", headers=basic("alice", pw)).json()
-        assert body["type"] == "workspace" and body["uuid"] == ws.uuid and body["name"] == "Acme Inc"
+        assert (
+            body["type"] == "workspace" and body["uuid"] == ws.uuid and body["name"] == "Acme Inc"
+        )
         for link in ("self", "html", "avatar", "members", "projects", "repositories"):
             assert body["links"][link]["href"].startswith("http://testserver/"), link
 
@@ -141,7 +145,10 @@ class TestWorkspaces:
         alice = make_user(db, "alice")
         ws = make_team(db, "acme", alice)
         pw = make_app_password(db, alice, "account")
-        assert client.get(f"{API}/workspaces/{ws.uuid}", headers=basic("alice", pw)).json()["slug"] == "acme"
+        assert (
+            client.get(f"{API}/workspaces/{ws.uuid}", headers=basic("alice", pw)).json()["slug"]
+            == "acme"
+        )
 
     def test_private_workspace_is_404_to_outsiders(self, client: TestClient, db: Session) -> None:
         alice = make_user(db, "alice")
@@ -155,7 +162,10 @@ class TestWorkspaces:
     def test_unknown_is_404_envelope(self, client: TestClient) -> None:
         r = client.get(f"{API}/workspaces/no-such-ws")
         assert r.status_code == 404
-        assert r.json() == {"type": "error", "error": {"message": "workspace 'no-such-ws' not found"}}
+        assert r.json() == {
+            "type": "error",
+            "error": {"message": "workspace 'no-such-ws' not found"},
+        }
 
 
 class TestMembers:
@@ -201,7 +211,9 @@ class TestProjects:
         )
         assert r.status_code == 201, r.text
         body = r.json()
-        assert body["type"] == "project" and body["key"] == "TOOLS" and body["owner"]["type"] == "team"
+        assert (
+            body["type"] == "project" and body["key"] == "TOOLS" and body["owner"]["type"] == "team"
+        )
         got = client.get(f"{API}/workspaces/acme/projects/TOOLS", headers=basic("alice", pw))
         assert got.json()["uuid"] == body["uuid"]
 
@@ -209,7 +221,9 @@ class TestProjects:
         alice = make_user(db, "alice")
         make_team(db, "acme", alice)
         pw = make_app_password(db, alice, "account")  # even without the scope: body first
-        r = client.post(f"{API}/workspaces/acme/projects", headers=basic("alice", pw), json={"name": "T"})
+        r = client.post(
+            f"{API}/workspaces/acme/projects", headers=basic("alice", pw), json={"name": "T"}
+        )
         assert r.status_code == 400
         assert "key" in r.json()["error"]["fields"]
 
@@ -218,7 +232,9 @@ class TestProjects:
         make_team(db, "acme", alice)
         pw = make_app_password(db, alice, "project")
         r = client.post(
-            f"{API}/workspaces/acme/projects", headers=basic("alice", pw), json={"key": "T", "name": "T"}
+            f"{API}/workspaces/acme/projects",
+            headers=basic("alice", pw),
+            json={"key": "T", "name": "T"},
         )
         assert r.status_code == 403
         assert "project:admin" in r.json()["error"]["message"]
@@ -229,21 +245,33 @@ class TestProjects:
         make_team(db, "acme", alice, bob)
         pw = make_app_password(db, bob, "project:admin")
         r = client.post(
-            f"{API}/workspaces/acme/projects", headers=basic("bob", pw), json={"key": "T", "name": "T"}
+            f"{API}/workspaces/acme/projects",
+            headers=basic("bob", pw),
+            json={"key": "T", "name": "T"},
         )
         assert r.status_code == 403
 
-    def test_duplicate_key_is_400_and_nothing_changes(self, client: TestClient, db: Session) -> None:
+    def test_duplicate_key_is_400_and_nothing_changes(
+        self, client: TestClient, db: Session
+    ) -> None:
         alice = make_user(db, "alice")
         make_team(db, "acme", alice)
         pw = make_app_password(db, alice, "project:admin")
         r = client.post(
-            f"{API}/workspaces/acme/projects", headers=basic("alice", pw), json={"key": "PROJ", "name": "X"}
+            f"{API}/workspaces/acme/projects",
+            headers=basic("alice", pw),
+            json={"key": "PROJ", "name": "X"},
         )
         assert r.status_code == 400
-        assert r.json()["error"]["fields"] == {"key": ["key: project 'PROJ' already exists in 'acme'"]}
-        names = [p["name"] for p in client.get(
-            f"{API}/workspaces/acme/projects", headers=basic("alice", pw)).json()["values"]]
+        assert r.json()["error"]["fields"] == {
+            "key": ["key: project 'PROJ' already exists in 'acme'"]
+        }
+        names = [
+            p["name"]
+            for p in client.get(
+                f"{API}/workspaces/acme/projects", headers=basic("alice", pw)
+            ).json()["values"]
+        ]
         assert names == ["Untitled project"]
 
     def test_invalid_key_is_400(self, client: TestClient, db: Session) -> None:
@@ -251,7 +279,9 @@ class TestProjects:
         make_team(db, "acme", alice)
         pw = make_app_password(db, alice, "project:admin")
         r = client.post(
-            f"{API}/workspaces/acme/projects", headers=basic("alice", pw), json={"key": "bad key", "name": "X"}
+            f"{API}/workspaces/acme/projects",
+            headers=basic("alice", pw),
+            json={"key": "bad key", "name": "X"},
         )
         assert r.status_code == 400 and "key" in r.json()["error"]["message"]
 
@@ -265,7 +295,9 @@ class TestProjects:
 class TestOpenApiAndHealth:
     def test_openapi_lists_api_paths(self, client: TestClient) -> None:
         doc = client.get("/api/openapi.json").json()
-        assert "/2.0/user" in doc["paths"] and "/2.0/workspaces/{workspace}/projects" in doc["paths"]
+        assert (
+            "/2.0/user" in doc["paths"] and "/2.0/workspaces/{workspace}/projects" in doc["paths"]
+        )
 
     def test_healthz(self, client: TestClient) -> None:
         assert client.get("/healthz").json() == {"status": "ok"}

@@ -22,14 +22,19 @@ def service(db: Session) -> AccountService:
 def make_user(db: Session, username: str | None = None, *, admin: bool = False, **kw: str) -> User:
     username = username or f"user{next(_seq)}"
     user = service(db).create_user(
-        username, kw.pop("password", PASSWORD), email=f"{username}@example.test", is_admin=admin,
+        username,
+        kw.pop("password", PASSWORD),
+        email=f"{username}@example.test",
+        is_admin=admin,
         **kw,  # type: ignore[arg-type]
     )
     db.commit()
     return user
 
 
-def make_team(db: Session, slug: str, owner: User, *members: User, name: str | None = None) -> Workspace:
+def make_team(
+    db: Session, slug: str, owner: User, *members: User, name: str | None = None
+) -> Workspace:
     svc = service(db)
     ws = svc.create_team(slug, name or slug.title(), owner)
     for m in members:

@@ -39,7 +39,9 @@ def _owner(svc: AccountService, ws: Workspace) -> User | None:
 
 
 @router.get("/user", response_model=UserRead, summary="The current user")
-def get_current_user(grant: AccountRead, db: DbDep, settings: SettingsDep, urls: UrlsDep) -> UserRead:
+def get_current_user(
+    grant: AccountRead, db: DbDep, settings: SettingsDep, urls: UrlsDep
+) -> UserRead:
     svc = AccountService(db, settings.secret)
     return schemas.user_read(_current_user(svc, grant.subject), urls)
 
@@ -136,7 +138,11 @@ def _members_workspace(svc: AccountService, slug: str, subject: AuthSubject) -> 
     summary="Members of a workspace",
 )
 def list_workspace_members(
-    workspace: str, grant: AccountRead, db: DbDep, settings: SettingsDep, urls: UrlsDep,
+    workspace: str,
+    grant: AccountRead,
+    db: DbDep,
+    settings: SettingsDep,
+    urls: UrlsDep,
     page: PageDep,
 ) -> Paginated[schemas.WorkspaceMembershipRead]:
     svc = AccountService(db, settings.secret)
@@ -151,7 +157,11 @@ def list_workspace_members(
     summary="One member of a workspace",
 )
 def get_workspace_member(
-    workspace: str, member: str, grant: AccountRead, db: DbDep, settings: SettingsDep,
+    workspace: str,
+    member: str,
+    grant: AccountRead,
+    db: DbDep,
+    settings: SettingsDep,
     urls: UrlsDep,
 ) -> schemas.WorkspaceMembershipRead:
     svc = AccountService(db, settings.secret)
@@ -169,7 +179,11 @@ def get_workspace_member(
     summary="Projects of a workspace",
 )
 def list_projects(
-    workspace: str, grant: ProjectReadGrant, db: DbDep, settings: SettingsDep, urls: UrlsDep,
+    workspace: str,
+    grant: ProjectReadGrant,
+    db: DbDep,
+    settings: SettingsDep,
+    urls: UrlsDep,
     page: PageDep,
 ) -> Paginated[ProjectRead]:
     svc = AccountService(db, settings.secret)
@@ -199,7 +213,10 @@ def create_project(
         svc.require_admin(ws, svc.user_by_id(grant.subject.user_id or -1))
     body = grant.body
     project = svc.create_project(
-        ws, key=body.key, name=body.name, description=body.description,
+        ws,
+        key=body.key,
+        name=body.name,
+        description=body.description,
         is_private=body.is_private,
     )
     return schemas.project_read(project, ws, _owner(svc, ws), urls)
@@ -211,7 +228,11 @@ def create_project(
     summary="A project",
 )
 def get_project(
-    workspace: str, project_key: str, grant: ProjectReadGrant, db: DbDep, settings: SettingsDep,
+    workspace: str,
+    project_key: str,
+    grant: ProjectReadGrant,
+    db: DbDep,
+    settings: SettingsDep,
     urls: UrlsDep,
 ) -> ProjectRead:
     svc = AccountService(db, settings.secret)

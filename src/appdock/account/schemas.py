@@ -129,7 +129,9 @@ def workspace_read(ws: Workspace, urls: Urls) -> WorkspaceRead:
             "html": urls.link(urls.html(ws.slug)),
             "avatar": urls.link(urls.html("account", ws.slug, "avatar")),
             "members": urls.link(urls.api("workspaces", ws.slug, "members")),
-            "owners": urls.link(urls.api("workspaces", ws.slug, "members") + "?q=permission%3D%22owner%22"),
+            "owners": urls.link(
+                urls.api("workspaces", ws.slug, "members") + "?q=permission%3D%22owner%22"
+            ),
             "projects": urls.link(urls.api("workspaces", ws.slug, "projects")),
             "repositories": urls.link(urls.api("repositories", ws.slug)),
             "snippets": urls.link(urls.api("snippets", ws.slug)),
@@ -159,7 +161,9 @@ def owner_read(ws: Workspace, owner: User | None, urls: Urls) -> TeamRead | User
     return team_read(ws, urls)
 
 
-def membership_read(m: Membership, user: User, ws: Workspace, urls: Urls) -> WorkspaceMembershipRead:
+def membership_read(
+    m: Membership, user: User, ws: Workspace, urls: Urls
+) -> WorkspaceMembershipRead:
     return WorkspaceMembershipRead(
         permission=m.role,
         user=user_read(user, urls),

@@ -20,8 +20,8 @@ from appdock.account.store import ROLE_RANK, AccountStore
 from appdock.core import crypto
 from appdock.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from appdock.core.scopes import Scope, format_scopes, parse_scopes
-from appdock.core.subject import AuthSubject
 from appdock.core.slugs import check_account_slug, check_project_key
+from appdock.core.subject import AuthSubject
 from appdock.core.time import utc_now
 from appdock.models import AppPassword, Membership, Project, User, WebSession, Workspace
 
@@ -126,15 +126,21 @@ class AccountService:
 
     def change_password(self, user: User, current: str, new: str) -> None:
         if not crypto.verify_password(user.password_hash, current):
-            raise BadRequest("current_password: is not your current password", field="current_password")
+            raise BadRequest(
+                "current_password: is not your current password", field="current_password"
+            )
         if len(new) < MIN_PASSWORD:
-            raise BadRequest(f"new_password: must be at least {MIN_PASSWORD} characters", field="new_password")
+            raise BadRequest(
+                f"new_password: must be at least {MIN_PASSWORD} characters", field="new_password"
+            )
         user.password_hash = crypto.hash_password(new)
         self.session.flush()
 
     def set_password(self, user: User, new: str) -> None:
         if len(new) < MIN_PASSWORD:
-            raise BadRequest(f"password: must be at least {MIN_PASSWORD} characters", field="password")
+            raise BadRequest(
+                f"password: must be at least {MIN_PASSWORD} characters", field="password"
+            )
         user.password_hash = crypto.hash_password(new)
         self.session.flush()
 
@@ -195,7 +201,9 @@ class AccountService:
 
     def add_member(self, workspace: Workspace, user: User, role: str = "member") -> Membership:
         if workspace.kind != "team":
-            raise BadRequest("workspace: a personal workspace has no other members", field="workspace")
+            raise BadRequest(
+                "workspace: a personal workspace has no other members", field="workspace"
+            )
         self._check_role(role)
         if self.store.membership(workspace.id, user.id):
             raise BadRequest(
@@ -222,7 +230,9 @@ class AccountService:
         if m is None:
             raise NotFound(f"{user.username!r} is not a member of {workspace.slug!r}")
         if m.role == "owner" and self.store.count_owners(workspace.id) <= 1:
-            raise BadRequest("username: the last owner cannot leave the workspace", field="username")
+            raise BadRequest(
+                "username: the last owner cannot leave the workspace", field="username"
+            )
         self.store.delete(m)
 
     def set_dev_mode(self, workspace: Workspace, enabled: bool) -> None:
@@ -253,9 +263,14 @@ class AccountService:
         if not name:
             raise BadRequest("name: is required", field="name")
         if self.store.project(workspace.id, key):
-            raise BadRequest(f"key: project {key!r} already exists in {workspace.slug!r}", field="key")
+            raise BadRequest(
+                f"key: project {key!r} already exists in {workspace.slug!r}", field="key"
+            )
         project = Project(
-            workspace_id=workspace.id, key=key, name=name, description=description,
+            workspace_id=workspace.id,
+            key=key,
+            name=name,
+            description=description,
             is_private=is_private,
         )
         self._flush_new(project, "key")
@@ -364,4 +379,3 @@ class AccountService:
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return crypto.hash_password("appdock-timing-equaliser")
-

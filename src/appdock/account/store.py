@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from appdock.models import AppPassword, Membership, Project, User, WebSession, Workspace
@@ -67,12 +68,14 @@ class AccountStore:
 
     def readable_workspaces(
         self, user_id: int | None, workspace_id: int | None = None
-    ) -> Select[tuple[Workspace]]:
+    ) -> Select[Any]:
         """Workspaces a caller may see: where the user is a member, or the acting workspace."""
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if user_id is not None:
             conditions.append(
-                Workspace.id.in_(select(Membership.workspace_id).where(Membership.user_id == user_id))
+                Workspace.id.in_(
+                    select(Membership.workspace_id).where(Membership.user_id == user_id)
+                )
             )
         if workspace_id is not None:
             conditions.append(Workspace.id == workspace_id)
@@ -164,9 +167,7 @@ class AccountStore:
 
     def app_password(self, user_id: int, password_id: int) -> AppPassword | None:
         return self.session.scalar(
-            select(AppPassword).where(
-                AppPassword.user_id == user_id, AppPassword.id == password_id
-            )
+            select(AppPassword).where(AppPassword.user_id == user_id, AppPassword.id == password_id)
         )
 
     # web sessions ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""HTML pages of the account domain: login, dashboard, workspaces, account and workspace settings."""
+"""Pages of the account domain: login, dashboard, workspaces, account and workspace settings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel
 
 from appdock.account.service import AccountService
@@ -16,7 +17,7 @@ from appdock.core.errors import AppdockError, NotFound
 from appdock.core.scopes import DESCRIPTIONS, Scope
 from appdock.core.time import isoformat
 from appdock.models import Workspace
-from appdock.web.deps import LoggedIn, Viewer, csrf_protect
+from appdock.web.deps import LoggedIn, Viewer, ViewerView, csrf_protect
 from appdock.web.templating import flash, redirect, render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -76,8 +77,11 @@ def login_submit(
         return render(
             request,
             "account/login.html",
-            {"next": _safe_next(next), "error": "Incorrect username or password.",
-             "username": username},
+            {
+                "next": _safe_next(next),
+                "error": "Incorrect username or password.",
+                "username": username,
+            },
             status_code=401,
         )
     token = svc.start_web_session(user, settings.session_days)
@@ -107,13 +111,20 @@ def dashboard(request: Request, viewer: Viewer, db: DbDep, settings: SettingsDep
     return render(
         request,
         "account/dashboard.html",
-        {"workspaces": [_ws_view(w, r) for w, r in rows], "sections": dashboard_sections(request)},
+        {
+            "workspaces": [_ws_view(w, r) for w, r in rows],
+            "sections": dashboard_sections(request, viewer),
+        },
     )
 
 
-def dashboard_sections(request: Request) -> list[str]:
-    """Extra dashboard fragments other domains add (their template names)."""
-    return list(getattr(request.app.state, "dashboard_sections", []))
+def dashboard_sections(request: Request, viewer: ViewerView | None = None) -> list[str | Markup]:
+    """Extra dashboard sections other domains add to ``app.state.dashboard_sections``: template
+    names (included with the dashboard's context) or callables ``(request, viewer) -> Markup``."""
+    out: list[str | Markup] = []
+    for section in getattr(request.app.state, "dashboard_sections", []):
+        out.append(section(request, viewer) if callable(section) else section)
+    return out
 
 
 # workspaces --------------------------------------------------------------------------------------
@@ -137,8 +148,10 @@ def new_workspace_submit(
             ws = svc.create_team(slug.strip(), name, svc.user_by_id(viewer.id))
     except AppdockError as exc:
         return render(
-            request, "workspace/new.html",
-            {"error": exc.message, "form": {"slug": slug, "name": name}}, status_code=400,
+            request,
+            "workspace/new.html",
+            {"error": exc.message, "form": {"slug": slug, "name": name}},
+            status_code=400,
         )
     flash(request, f"Workspace {ws.name} created.")
     return redirect(request, f"/{ws.slug}")
@@ -171,12 +184,18 @@ def workspace_settings(
     svc = AccountService(db, settings.secret)
     ws = _settings_ws(svc, workspace, viewer.id)
     rows, _ = svc.store.list_members(ws.id, 0, 1000)
-    members = [MemberView(username=u.username, display_name=u.display_name, role=m.role) for m, u in rows]
+    members = [
+        MemberView(username=u.username, display_name=u.display_name, role=m.role) for m, u in rows
+    ]
     return render(
         request,
         "workspace/settings.html",
-        {"ws": _ws_view(ws, svc.role_of(ws, viewer.id)), "members": members, "dev_mode": ws.dev_mode,
-         "active": "members"},
+        {
+            "ws": _ws_view(ws, svc.role_of(ws, viewer.id)),
+            "members": members,
+            "dev_mode": ws.dev_mode,
+            "active": "members",
+        },
     )
 
 
@@ -228,7 +247,9 @@ def workspace_change_member(
             if user is None:
                 raise NotFound(f"no user named {username!r}")
             target_role = svc.role_of(ws, user.id)
-            if (target_role == "owner" or role == "owner") and svc.role_of(ws, viewer.id) != "owner":
+            if (target_role == "owner" or role == "owner") and svc.role_of(
+                ws, viewer.id
+            ) != "owner":
                 raise AppdockError("only an owner can change an owner or make one")
             if action == "remove":
                 svc.remove_member(ws, user)
@@ -271,7 +292,9 @@ SCOPE_CHOICES = [(s.value, DESCRIPTIONS[s]) for s in Scope]
 
 
 @router.get("/account/settings", response_class=HTMLResponse)
-def account_settings(request: Request, viewer: LoggedIn, db: DbDep, settings: SettingsDep) -> Response:
+def account_settings(
+    request: Request, viewer: LoggedIn, db: DbDep, settings: SettingsDep
+) -> Response:
     svc = AccountService(db, settings.secret)
     personal = svc.store.personal_workspace(viewer.id)
     return render(
@@ -338,8 +361,12 @@ def account_dev_mode(
 def _app_password_views(svc: AccountService, user_id: int) -> list[AppPasswordView]:
     return [
         AppPasswordView(
-            id=p.id, label=p.label, scopes=p.scopes.split(), hint=p.token_hint,
-            created_on=isoformat(p.created_at), last_used_on=isoformat(p.last_used_at),
+            id=p.id,
+            label=p.label,
+            scopes=p.scopes.split(),
+            hint=p.token_hint,
+            created_on=isoformat(p.created_at),
+            last_used_on=isoformat(p.last_used_at),
         )
         for p in svc.app_passwords(svc.user_by_id(user_id))
     ]
@@ -351,8 +378,13 @@ def app_passwords(request: Request, viewer: LoggedIn, db: DbDep, settings: Setti
     return render(
         request,
         "account/app_passwords.html",
-        {"active": "app-passwords", "passwords": _app_password_views(svc, viewer.id),
-         "scope_choices": SCOPE_CHOICES, "new_secret": None, "error": None},
+        {
+            "active": "app-passwords",
+            "passwords": _app_password_views(svc, viewer.id),
+            "scope_choices": SCOPE_CHOICES,
+            "new_secret": None,
+            "error": None,
+        },
     )
 
 
@@ -375,8 +407,13 @@ async def app_password_create(
     return render(
         request,
         "account/app_passwords.html",
-        {"active": "app-passwords", "passwords": _app_password_views(svc, viewer.id),
-         "scope_choices": SCOPE_CHOICES, "new_secret": new_secret, "error": error},
+        {
+            "active": "app-passwords",
+            "passwords": _app_password_views(svc, viewer.id),
+            "scope_choices": SCOPE_CHOICES,
+            "new_secret": new_secret,
+            "error": error,
+        },
         status_code=400 if error else 200,
     )
 
@@ -406,11 +443,12 @@ def avatar(slug: str, db: DbDep, settings: SettingsDep) -> Response:
     parts = [p for p in name.replace("-", " ").replace("_", " ").split() if p]
     letters = ("".join(p[0] for p in parts[:2]) or "?").upper()
     colour = _COLOURS[sum(map(ord, slug)) % len(_COLOURS)]
+    radius = 12 if ws and ws.kind == "team" else 32
     from markupsafe import escape
 
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">'
-        f'<rect width="64" height="64" rx="{12 if ws and ws.kind == "team" else 32}" fill="{colour}"/>'
+        f'<rect width="64" height="64" rx="{radius}" fill="{colour}"/>'
         '<text x="32" y="41" font-family="Helvetica,Arial,sans-serif" font-size="26" '
         f'font-weight="600" fill="#fff" text-anchor="middle">{escape(letters)}</text></svg>'
     )
@@ -430,7 +468,10 @@ def workspace_page(
     members: list[MemberView] = []
     if role is not None:
         rows, _ = svc.store.list_members(ws.id, 0, 50)
-        members = [MemberView(username=u.username, display_name=u.display_name, role=m.role) for m, u in rows]
+        members = [
+            MemberView(username=u.username, display_name=u.display_name, role=m.role)
+            for m, u in rows
+        ]
     extra = [
         fragment(request, ws, viewer.id if viewer else None)
         for fragment in getattr(request.app.state, "workspace_fragments", [])

@@ -1,4 +1,5 @@
-"""Errors as Bitbucket writes them: ``{"type": "error", "error": {"message", "detail", "fields"}}``."""
+"""Errors as Bitbucket writes them:
+``{"type": "error", "error": {"message", "detail", "fields"}}``."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ def appdock_error_response(exc: AppdockError) -> JSONResponse:
         extra["data"] = {"required_scope": exc.scope}
     if exc.data:
         extra["data"] = {**extra.get("data", {}), **exc.data}
-    headers = {"WWW-Authenticate": 'Basic realm="appdock"'} if isinstance(exc, Unauthorized) else None
+    headers = (
+        {"WWW-Authenticate": 'Basic realm="appdock"'} if isinstance(exc, Unauthorized) else None
+    )
     return JSONResponse(
         error_body(exc.message, exc.detail, **extra), status_code=exc.status_code, headers=headers
     )

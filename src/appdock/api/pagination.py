@@ -1,4 +1,4 @@
-"""Bitbucket's collection envelope: ``pagelen``, ``page``, ``size``, ``values``, absolute ``next``."""
+"""Bitbucket's collection envelope: pagelen, page, size, values and an absolute next."""
 
 from __future__ import annotations
 

@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 from appdock.account.service import AccountService
 from appdock.auth import csrf, web_session
 from appdock.auth.deps import get_db, get_settings
-from appdock.core.subject import AuthSubject
 from appdock.config import Settings
 from appdock.core.errors import Unauthorized
 from appdock.core.scopes import Scope
+from appdock.core.subject import AuthSubject
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -107,6 +107,38 @@ def authenticate_api(request: Request, session: Session, settings: Settings) -> 
     return AuthSubject.anonymous()
 
 
+GIT_TOKEN_USERNAME = "x-token-auth"
+
+
+def authenticate_git(request: Request, session: Session, settings: Settings) -> AuthSubject:
+    """Credentials of a git client over smart HTTP: Basic with a username and the account
+    password or an app password, or ``x-token-auth:<token>`` resolved by the app platform's
+    ``TOKEN_RESOLVERS["bearer"]``. No header means anonymous (public clones)."""
+    header = request.headers.get("authorization")
+    if not header:
+        return AuthSubject.anonymous()
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise Unauthorized("git over HTTP uses Basic authentication")
+    username, password = parse_basic(value.strip())
+    if username == GIT_TOKEN_USERNAME:
+        resolver = TOKEN_RESOLVERS.get("bearer")
+        if resolver is None:
+            raise Unauthorized("token authentication is not enabled on this host")
+        return resolver(request, password, session, settings)
+    accounts = AccountService(session, settings.secret)
+    found = accounts.authenticate_app_password(username, password)
+    if found is not None:
+        holder, scopes = found
+        return AuthSubject.limited(
+            "app_password", scopes, user_id=holder.id, username=holder.username
+        )
+    user = accounts.authenticate_password(username, password)
+    if user is not None:
+        return AuthSubject(kind="password", user_id=user.id, username=user.username)
+    raise Unauthorized("invalid username or password")
+
+
 def _is_connect_jwt(token: str) -> bool:
     """Connect JWTs carry a qsh or an iss; our own access tokens are opaque, not JWTs."""
     try:
@@ -129,7 +161,7 @@ def current_subject(
     return subject
 
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
@@ -63,5 +63,3 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def echo_err(message: str) -> None:
     print(message, file=sys.stderr)
-
-

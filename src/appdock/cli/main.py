@@ -11,16 +11,22 @@ from appdock.cli.common import cli_errors, fail, session_scope, settings
 from appdock.cli.connect import app_app, marketplace_app
 from appdock.core.errors import NotFound
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="appdock: a self-hosted code host with an Atlassian Connect app platform.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="appdock: a self-hosted code host with an Atlassian Connect app platform.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 user_app = typer.Typer(no_args_is_help=True, help="Users and their app passwords.")
 app_password_app = typer.Typer(no_args_is_help=True, help="App passwords.")
 team_app = typer.Typer(no_args_is_help=True, help="Teams (workspaces).")
+hook_app = typer.Typer(no_args_is_help=True, help="git hooks (run by git, not by people).")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 user_app.add_typer(app_password_app, name="app-password")
 app.add_typer(team_app, name="team")
+app.add_typer(hook_app, name="hook", hidden=True)
 app.add_typer(app_app, name="app")
 app.add_typer(marketplace_app, name="marketplace")
 
@@ -36,8 +42,13 @@ def serve(
 
     s = settings()
     uvicorn.run(
-        "appdock.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level=s.log_level, proxy_headers=True,
+        "appdock.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=s.log_level,
+        proxy_headers=True,
     )
 
 
@@ -151,7 +162,15 @@ def demo() -> None:
         typer.echo(line)
 
 
+@hook_app.command("post-receive")
+def hook_post_receive() -> None:
+    """Record the ref updates git passes on stdin as a repo:push event."""
+    from appdock.repo.hook import main as hook_main
+    from appdock.subscribers import register
+
+    register()
+    raise typer.Exit(hook_main())
+
+
 def main() -> None:
     app()
-
-

@@ -13,10 +13,30 @@ _PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 # First path segments the host itself uses; no account may take them.
 RESERVED = frozenset(
     {
-        "account", "accounts", "api", "atlassian-connect", "dashboard", "explore",
-        "healthz", "login", "logout", "new", "repo", "repositories", "settings", "site",
-        "static", "support", "team", "teams", "user", "users", "workspace", "workspaces",
-        "_", "-",
+        "account",
+        "accounts",
+        "api",
+        "atlassian-connect",
+        "dashboard",
+        "explore",
+        "healthz",
+        "login",
+        "logout",
+        "new",
+        "repo",
+        "repositories",
+        "settings",
+        "site",
+        "static",
+        "support",
+        "team",
+        "teams",
+        "user",
+        "users",
+        "workspace",
+        "workspaces",
+        "_",
+        "-",
     }
 )
 

@@ -3,10 +3,13 @@
 from appdock.models.app_client_key import AppClientKey
 from appdock.models.app_password import AppPassword
 from appdock.models.base import Base
+from appdock.models.commit_status import CommitStatus
+from appdock.models.event import Event
 from appdock.models.installation import Installation
 from appdock.models.marketplace_listing import MarketplaceListing
 from appdock.models.membership import Membership
 from appdock.models.project import Project
+from appdock.models.repository import Repository
 from appdock.models.user import User
 from appdock.models.web_session import WebSession
 from appdock.models.workspace import Workspace
@@ -15,10 +18,13 @@ __all__ = [
     "AppClientKey",
     "AppPassword",
     "Base",
+    "CommitStatus",
+    "Event",
     "Installation",
     "MarketplaceListing",
     "Membership",
     "Project",
+    "Repository",
     "User",
     "WebSession",
     "Workspace",

@@ -43,8 +43,12 @@ def get_viewer(
     if user_id is not None:
         user = AccountService(session, settings.secret).user_by_id(user_id)
         viewer = ViewerView(
-            id=user.id, username=user.username, display_name=user.display_name,
-            email=user.email, uuid=user.uuid, is_admin=user.is_admin,
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            email=user.email,
+            uuid=user.uuid,
+            is_admin=user.is_admin,
         )
     request.state.viewer = viewer
     return viewer

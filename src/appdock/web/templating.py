@@ -4,6 +4,7 @@ never ORM rows, and Jinja autoescapes everything they print."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,45 @@ def _initials(name: str) -> str:
 
 
 templates.env.filters["initials"] = _initials
+
+
+def _timeago(value: str | datetime | None) -> str:
+    """``3 days ago`` for an ISO timestamp or datetime (pages show the exact time as a title)."""
+    if value is None or value == "":
+        return ""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = int((datetime.now(UTC) - when).total_seconds())
+    if seconds < 60:
+        return "just now"
+    for unit, size in (
+        ("year", 31536000),
+        ("month", 2592000),
+        ("week", 604800),
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+    ):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+def _filesize(value: int | None) -> str:
+    if value is None:
+        return ""
+    size = float(value)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+templates.env.filters["timeago"] = _timeago
+templates.env.filters["filesize"] = _filesize
 
 
 def _flash_serializer(settings: Settings) -> URLSafeSerializer:

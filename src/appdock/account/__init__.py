@@ -1,0 +1,1 @@
+"""Users, workspaces (teams and personal), memberships, projects, app passwords, logins."""

@@ -1,0 +1,1 @@
+"""Repositories as a product: model rules, git smart HTTP, REST, pages, push events."""

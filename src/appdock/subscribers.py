@@ -1,0 +1,12 @@
+"""The composition root for domain event subscribers.
+
+:func:`register` is called by ``create_app`` and by the git hook process (which publishes
+``repo:push`` outside the web process), so every process that publishes events has the same
+subscribers. Domains that react to events (webhook fan-out, ...) add their registration here.
+"""
+
+from __future__ import annotations
+
+
+def register() -> None:
+    """Register every subscriber with :func:`appdock.event.service.subscribe` (idempotent)."""
