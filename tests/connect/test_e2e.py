@@ -101,11 +101,19 @@ class TestAppCallingBackDuringInstalled:
 
         def check_secret(payload: dict[str, Any]) -> None:
             now = int(time.time())
-            claims = {"iss": payload["key"], "sub": payload["clientKey"], "iat": now,
-                      "exp": now + 60, "qsh": hash_url("GET", "/2.0/workspaces")}
+            claims = {
+                "iss": payload["key"],
+                "sub": payload["clientKey"],
+                "iat": now,
+                "exp": now + 60,
+                "qsh": hash_url("GET", "/2.0/workspaces"),
+            }
             token = pyjwt.encode(claims, payload["sharedSecret"], algorithm="HS256")
-            r = httpx.get(payload["baseApiUrl"] + "/2.0/workspaces",
-                          headers={"Authorization": f"JWT {token}"}, timeout=10)
+            r = httpx.get(
+                payload["baseApiUrl"] + "/2.0/workspaces",
+                headers={"Authorization": f"JWT {token}"},
+                timeout=10,
+            )
             seen.append(r.status_code)
             app.behaviour.installed_status = 204 if r.status_code == 200 else 500
 
@@ -146,8 +154,9 @@ def ace_app(ace_dir: Path, tmp_path: Path) -> Iterator[AceApp]:
     env = {**os.environ, "AC_LOCAL_BASE_URL": base, "PORT": str(port), "NODE_ENV": "development"}
     log = tmp_path / "ace.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(["node", "app.js"], cwd=ace_dir, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["node", "app.js"], cwd=ace_dir, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -180,8 +189,9 @@ class TestAtlassianConnectExpress:
         client_key = second.json()["clientKey"]
 
         # ACE's signed HTTP client (qsh over /2.0/...) reads the host API as the installation
-        r = ace_app.get("/test/call-host", params={"clientKey": client_key,
-                                                   "path": "/2.0/workspaces"})
+        r = ace_app.get(
+            "/test/call-host", params={"clientKey": client_key, "path": "/2.0/workspaces"}
+        )
         assert r.json()["status"] == 200, r.text
         assert '"slug":"acme"' in r.json()["body"]
 
@@ -192,7 +202,9 @@ class TestAtlassianConnectExpress:
         db.rollback()
         url = connect_jwt.signed_url(
             ace_app.base + "/connect-example?repoPath=acme%2Fwidget",
-            client_key=client_key, shared_secret=secret, app_base_url=ace_app.base,
+            client_key=client_key,
+            shared_secret=secret,
+            app_base_url=ace_app.base,
             user_uuid="{00000000-0000-4000-8000-000000000001}",
         )
         page = httpx.get(url, timeout=20)
@@ -200,9 +212,11 @@ class TestAtlassianConnectExpress:
         assert '<p id="workspaces">200:acme</p>' in page.text
 
         # uninstall: the template has no /uninstalled route (404); the installation goes anyway
-        gone = httpx.delete(f"{live_host.api}/account/acme/addons/{second.json()['id']}",
-                            headers=admin, timeout=30)
+        gone = httpx.delete(
+            f"{live_host.api}/account/acme/addons/{second.json()['id']}", headers=admin, timeout=30
+        )
         assert gone.status_code == 204
-        r = ace_app.get("/test/call-host", params={"clientKey": client_key,
-                                                   "path": "/2.0/workspaces"})
+        r = ace_app.get(
+            "/test/call-host", params={"clientKey": client_key, "path": "/2.0/workspaces"}
+        )
         assert r.json()["status"] == 401
