@@ -159,7 +159,11 @@ class GuardedTransport(httpx.BaseTransport):
     ) -> None:
         self.policy = policy
         self.resolver = resolver or system_resolver
-        self.inner = inner or httpx.HTTPTransport(retries=0)
+        # No keep-alive: a pooled connection is keyed by IP, and reusing one opened for another
+        # host name on the same IP would send this request with that host's TLS server name.
+        self.inner = inner or httpx.HTTPTransport(
+            retries=0, limits=httpx.Limits(max_keepalive_connections=0)
+        )
         self.purpose = purpose
 
     def check(self, url: httpx.URL) -> str:
