@@ -116,6 +116,17 @@ class TestConsentDialog:
         # alice's own account has development mode off: not eligible for a URL install
         assert "development mode is off" in html
 
+    def test_without_any_development_mode_account_grant_is_disabled_with_a_hint(
+        self, client: TestClient, db: Session, alice: User, fake_app: FakeApp
+    ) -> None:
+        acme = db.scalar(select(Workspace).where(Workspace.slug == "acme"))
+        assert acme is not None
+        acme.dev_mode = False
+        db.commit()
+        html = consent(client, fake_app).text
+        assert "turn on development mode on an account you administer" in html
+        assert 'value="grant" disabled' in html
+
     def test_requires_login(self, client: TestClient, fake_app: FakeApp) -> None:
         r = client.get(
             "/site/addons/authorize",
