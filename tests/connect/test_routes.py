@@ -652,6 +652,41 @@ class TestAddonUpdates:
         assert listed["scopes"] == ["account", "repository"]
         assert listed["pending_scopes"] == ["account", "pullrequest:write", "repository"]
 
+    def test_descriptor_url_moves_the_installation(
+        self, client: TestClient, db: Session, team: Any, fake_app: FakeApp
+    ) -> None:
+        item, secret = self.installed_app(client, team, fake_app)
+        moved = FakeApp(fake_app.key, name="Moved app")
+        try:
+            r = self.put(client, fake_app, item, secret, {"descriptor_url": moved.descriptor_url})
+            assert r.status_code == 204, r.text
+            db.expire_all()
+            row = db.get(Installation, item["id"])
+            assert row is not None
+            assert (row.descriptor_url, row.name) == (moved.descriptor_url, "Moved app")
+            db.rollback()
+        finally:
+            moved.close()
+
+    def test_a_listed_app_may_only_move_to_its_marketplace_url(
+        self, client: TestClient, db: Session, team: Any, fake_app: FakeApp
+    ) -> None:
+        from appdock.connect.descriptor import parse_descriptor
+        from appdock.connect.marketplace import MarketplaceService
+
+        item, secret = self.installed_app(client, team, fake_app)
+        MarketplaceService(db).add(
+            parse_descriptor(fake_app.descriptor), fake_app.descriptor, fake_app.descriptor_url
+        )
+        acme = team[1]
+        acme.dev_mode = False
+        db.commit()
+        r = self.put(
+            client, fake_app, item, secret, {"descriptor_url": "https://elsewhere.example/d"}
+        )
+        assert r.status_code == 400
+        assert "is not the Marketplace descriptor URL" in r.json()["error"]["message"]
+
     def test_scopes_may_not_shrink_to_none(
         self, client: TestClient, team: Any, fake_app: FakeApp
     ) -> None:
