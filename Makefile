@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export APPDOCK_DATA_DIR ?= var
+NPM ?= npm
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test install dev lint typecheck contracts pytest clean
 
@@ -12,15 +14,24 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e .
+$(VENV)/.installed: $(BIN)/python pyproject.toml sdk/pyproject.toml
+	$(BIN)/pip install -q -e . -e sdk
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+# Front-end dependencies (atlassian-connect-js, jquery): exactly the lock file, no install scripts.
+node_modules/.installed: package.json package-lock.json
+	$(NPM) ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+install: $(VENV)/.installed node_modules/.installed
 
 dev: $(VENV)/.dev-installed
 
@@ -30,8 +41,8 @@ run: install
 	APPDOCK_ALLOW_PRIVATE_APP_URLS=loopback $(BIN)/appdock serve --host $(HOST) --port $(PORT)
 
 lint: dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks sdk examples
+	$(BIN)/ruff format --check src tests benchmarks sdk examples
 
 typecheck: dev
 	$(BIN)/mypy
@@ -39,7 +50,7 @@ typecheck: dev
 contracts: dev
 	PYTHONPATH=src $(BIN)/lint-imports
 
-pytest: dev
+pytest: dev node_modules/.installed $(CHROMIUM)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest

@@ -1,0 +1,1 @@
+"""The app platform: Atlassian Connect descriptors, installations, JWT, and UI modules."""

@@ -109,6 +109,11 @@ def qsh(method: str, url: str, base_path: str = "") -> str:
     return hash_canonical(canonical_request(method, url, base_path))
 
 
+def query_string_hash(method: str, url: str, base_path: str = "") -> str:
+    """The same as :func:`qsh` (the name the UI module code uses)."""
+    return qsh(method, url, base_path)
+
+
 # signing -----------------------------------------------------------------------------------------
 def sign(claims: Mapping[str, Any], secret: str) -> str:
     return pyjwt.encode(dict(claims), secret, algorithm=ALGORITHM)
@@ -162,6 +167,31 @@ def host_token(
         ),
         shared_secret,
     )
+
+
+def sign_host_token(
+    *,
+    client_key: str,
+    shared_secret: str,
+    method: str,
+    url: str,
+    base_path: str,
+    subject: str | None,
+    now: int | None = None,
+    lifetime: int = HOST_TOKEN_LIFETIME,
+) -> str:
+    """:func:`host_token` for callers that already hold the app's base *path*."""
+    issued = int(time.time()) if now is None else now
+    claims: dict[str, Any] = {
+        "iss": client_key,
+        "aud": client_key,
+        "iat": issued,
+        "exp": issued + lifetime,
+        "qsh": qsh(method, url, base_path),
+    }
+    if subject:
+        claims["sub"] = subject
+    return sign(claims, shared_secret)
 
 
 def signed_url(

@@ -24,6 +24,7 @@ from appdock.git.repo import (
     RefUpdate,
     RevisionNotFound,
     TreeEntry,
+    Worktree,
     git_env,
     normalize_path,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "RefUpdate",
     "RevisionNotFound",
     "TreeEntry",
+    "Worktree",
     "git_env",
     "is_hex_hash",
     "is_valid_ref_name",

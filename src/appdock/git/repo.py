@@ -18,7 +18,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -276,6 +278,29 @@ def _parse_commits(out: str) -> list[Commit]:
 
 
 @dataclass
+class Worktree:
+    """A working tree of a bare repository (see :meth:`GitRepo.temporary_worktree`)."""
+
+    path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        proc = subprocess.run(
+            ["git", "-C", str(self.path), *args],
+            capture_output=True,
+            env=git_env(self.env),
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            stderr = proc.stderr.decode(errors="replace").strip()
+            raise GitError(f"git {args[0]} failed: {stderr[:500]}", stderr, proc.returncode)
+        return proc
+
+    def head(self) -> str:
+        return self.run("rev-parse", "HEAD").stdout.decode().strip()
+
+
+@dataclass
 class GitRepo:
     path: Path
     env_extra: dict[str, str] = field(default_factory=dict)
@@ -373,6 +398,27 @@ class GitRepo:
         tmp.write_text(script)
         tmp.chmod(0o755)
         tmp.replace(target)
+
+    @contextmanager
+    def temporary_worktree(self, rev: str, identity: Identity | None = None) -> Iterator[Worktree]:
+        """A detached checkout of ``rev`` in a temporary directory, sharing this repository's
+        objects (commits made there exist here; no ref moves until the caller moves one).
+        Removed on exit. For merges, squashes and other work that needs a working tree:
+
+            >>> with repo.temporary_worktree(dest_head, Identity("Ada", "ada@x")) as wt:
+            ...     wt.run("merge", "--no-ff", "-m", "Merge feature", source_head)
+            ...     merged = wt.head()
+            >>> repo.update_ref("refs/heads/main", merged, old=dest_head)
+        """
+        tmp = Path(tempfile.mkdtemp(prefix="appdock-wt-"))
+        path = tmp / "work"
+        self.run("worktree", "add", "--detach", "--quiet", str(path), self.require(rev))
+        try:
+            yield Worktree(path, identity.env() if identity else {})
+        finally:
+            self.run("worktree", "remove", "--force", str(path), check=False)
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.run("worktree", "prune", check=False)
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

@@ -234,9 +234,7 @@ def push_change(
         links["commits"] = urls.link(commits_link(ctx, urls, new_commit, old_commit))
         if old_commit:
             links["diff"] = urls.link(r.api("diff", f"{new_commit}..{old_commit}"))
-            links["html"] = urls.link(r.html("branches", "compare", f"{new_commit}..{old_commit}"))
-        else:
-            links["html"] = urls.link(r.html("commits", new_commit))
+        links["html"] = urls.link(r.html("commits", new_commit))
     return {
         "old": payloads.ref_payload(ctx, old_ref, urls, store_users) if old_ref else None,
         "new": payloads.ref_payload(ctx, new_ref, urls, store_users) if new_ref else None,

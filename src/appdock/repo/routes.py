@@ -13,10 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from appdock.api.pagination import PageDep, Paginated
 from appdock.auth.authenticator import Grant, authorize
 from appdock.auth.deps import DbDep, SettingsDep, UrlsDep
+from appdock.core import bbql
 from appdock.core.errors import BadRequest, NotFound
 from appdock.core.scopes import Scope
 from appdock.core.urls import Urls
@@ -266,8 +268,6 @@ def _fork(
 
 
 async def _run_sync(fn: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(fn)
 
 
@@ -278,8 +278,6 @@ def _users(svc: RepoService, emails: list[str]) -> dict[str, Any]:
 
 def _filter_refs(refs: list[Any], q: str | None, sort: str | None) -> list[Any]:
     if q:
-        from appdock.core import bbql
-
         node = bbql.parse(q)
 
         def name_cmp(op: str, value: bbql.Value) -> Any:

@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 from appdock.config import Settings
 from appdock.core import bbql
 from appdock.core.db import on_commit, on_rollback
-from appdock.core.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from appdock.core.errors import (
+    AppdockError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+)
 from appdock.core.scopes import Scope
 from appdock.core.slugs import check_repo_slug
 from appdock.core.subject import AuthSubject
@@ -44,7 +51,7 @@ from appdock.git import (
     RefUpdate,
     is_valid_ref_name,
 )
-from appdock.models import CommitStatus, Repository, User, Workspace
+from appdock.models import CommitStatus, Event, Repository, User, Workspace
 from appdock.repo import payloads
 from appdock.repo.context import RepoContext, load_context, load_contexts
 from appdock.repo.push import (
@@ -527,7 +534,9 @@ class RepoService:
         ctx: RepoContext,
         update: RefUpdate,
         apply: Any,
-    ) -> None:
+        *,
+        conflict: type[AppdockError] = BadRequest,
+    ) -> Event | None:
         """Journal, apply with git (compare-and-swap), then publish ``repo:push`` in the session."""
         actor = self.actor(subject)
         record = PushRecord(
@@ -541,11 +550,41 @@ class RepoService:
             apply()
         except RefConflict as exc:
             path.unlink(missing_ok=True)
-            raise BadRequest(f"{update.name}: {exc.message}", field="name") from exc
+            if conflict is BadRequest:
+                raise BadRequest(f"{update.name}: {exc.message}", field="name") from exc
+            raise conflict(f"{update.name} changed meanwhile; nothing was updated") from exc
         except GitError:
             path.unlink(missing_ok=True)
             raise
-        record_push(self.session, self.settings, record, git=self.git(ctx.repo))
+        return record_push(self.session, self.settings, record, git=self.git(ctx.repo))
+
+    def move_ref(
+        self, subject: AuthSubject, ctx: RepoContext, full_ref: str, new: str, old: str
+    ) -> Event | None:
+        """Point ``full_ref`` (``refs/heads/x`` or ``refs/tags/x``) at ``new`` only if it still
+        points at ``old`` (``ZERO`` for "must not exist"; ``new == ZERO`` deletes), and publish
+        the ``repo:push`` in this transaction. Raises :class:`Conflict` (409) when the ref moved
+        in between (a push raced us), leaving everything as it was. For pull request merges:
+
+            >>> with git.temporary_worktree(dest_head, actor.identity()) as wt:
+            ...     wt.run("merge", "--no-ff", "-m", "Merged in feature", source_head)
+            ...     merged = wt.head()
+            >>> svc.move_ref(subject, ctx, "refs/heads/main", merged, old=dest_head)
+        """
+        self.require(subject, ctx.repo, Permission.WRITE)
+        git = self.git(ctx.repo)
+        update = RefUpdate(old, new, full_ref)
+        if new == ZERO:
+            return self._ref_change(
+                subject, ctx, update, lambda: git.delete_ref(full_ref, old), conflict=Conflict
+            )
+        return self._ref_change(
+            subject,
+            ctx,
+            update,
+            lambda: git.update_ref(full_ref, new, old, reason="appdock"),
+            conflict=Conflict,
+        )
 
     def _check_ref_name(self, name: str, kind: str) -> None:
         if not is_valid_ref_name(name):
