@@ -27,6 +27,12 @@ node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
+# The atlassian-connect-express app the install tests run (tests/connect/ace), from its lock file.
+ACE_APP := tests/connect/ace
+$(ACE_APP)/node_modules/.installed: $(ACE_APP)/package.json $(ACE_APP)/package-lock.json
+	cd $(ACE_APP) && $(NPM) ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
@@ -50,7 +56,7 @@ typecheck: dev
 contracts: dev
 	PYTHONPATH=src $(BIN)/lint-imports
 
-pytest: dev node_modules/.installed $(CHROMIUM)
+pytest: dev node_modules/.installed $(ACE_APP)/node_modules/.installed $(CHROMIUM)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest

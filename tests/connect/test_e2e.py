@@ -133,7 +133,10 @@ def ace_dir() -> Path:
     """The ACE app's dependencies, installed from the committed lock file when missing."""
     if not (ACE_DIR / "node_modules" / "atlassian-connect-express").exists():
         subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"], cwd=ACE_DIR, check=True, timeout=900
+            ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=ACE_DIR,
+            check=True,
+            timeout=900,
         )
     return ACE_DIR
 
