@@ -128,16 +128,20 @@ class TestAppCallingBackDuringInstalled:
             app.close()
 
 
+def _npm(*args: str) -> None:
+    subprocess.run(["npm", *args], cwd=ACE_DIR, check=True, timeout=900)
+
+
 @pytest.fixture(scope="session")
 def ace_dir() -> Path:
-    """The ACE app's dependencies, installed from the committed lock file when missing."""
+    """The ACE app's dependencies from the committed lock file, installed when missing (as
+    `make test` does): no install scripts except sqlite3's native build, which the template's
+    store needs."""
     if not (ACE_DIR / "node_modules" / "atlassian-connect-express").exists():
-        subprocess.run(
-            ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-            cwd=ACE_DIR,
-            check=True,
-            timeout=900,
-        )
+        _npm("ci", "--ignore-scripts", "--no-audit", "--no-fund")
+    probe = subprocess.run(["node", "-e", "require('sqlite3')"], cwd=ACE_DIR, capture_output=True)
+    if probe.returncode != 0:
+        _npm("rebuild", "sqlite3")
     return ACE_DIR
 
 
