@@ -21,7 +21,12 @@ from appdock import subscribers
 from appdock.account import routes as account_routes
 from appdock.account import views as account_views
 from appdock.api.router import create_api
+from appdock.auth.authenticator import TOKEN_RESOLVERS
 from appdock.config import Settings
+from appdock.connect import routes as connect_routes
+from appdock.connect import views as connect_views
+from appdock.connect.auth import resolve_jwt
+from appdock.connect.ui import routes as bridge_routes
 from appdock.core.db import make_engine, make_session_factory
 from appdock.core.errors import AppdockError
 from appdock.core.urls import Urls
@@ -109,13 +114,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(worker.stop)
         engine.dispose()
 
+    # The app platform: installed apps and the Marketplace in settings, app JWTs on the API.
+    state["account_settings_nav"].extend(connect_views.ACCOUNT_NAV)
+    state["workspace_settings_nav"].extend(connect_views.WORKSPACE_NAV)
+    TOKEN_RESOLVERS["jwt"] = resolve_jwt
+
     app = FastAPI(
         title="appdock", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     for key, value in state.items():
         setattr(app.state, key, value)
 
-    api = create_api([account_routes.router, repo_routes.router, webhook_routes.router], state)
+    api = create_api(
+        [account_routes.router, repo_routes.router, webhook_routes.router, connect_routes.router],
+        state,
+    )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
@@ -131,9 +144,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/api", api)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(bridge_routes.router)
     app.include_router(account_views.router)
     app.include_router(repo_views.router)
     app.include_router(webhook_views.router)
+    app.include_router(connect_views.router)
     app.router.routes.extend(githttp.git_routes())
     # Catch-all page routes (/{workspace}, /{workspace}/{repo}) come last so specific paths win.
     app.include_router(account_views.workspace_router)

@@ -11,6 +11,10 @@ from __future__ import annotations
 def register() -> None:
     """Register every subscriber with :func:`appdock.event.service.subscribe` (idempotent)."""
     from appdock.event.service import subscribe
+    from appdock.models import Installation
     from appdock.webhook.fanout import fan_out
+    from appdock.webhook.installations import watch_installations
 
     subscribe(fan_out)
+    # Installing, upgrading or removing an app rewrites its webhook routes in the same commit.
+    watch_installations(Installation)

@@ -10,6 +10,7 @@ import jwt
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from appdock.connect import jwt as connect_jwt
 from appdock.webhook import signing
 from appdock.webhook.signing import Target
 
@@ -67,7 +68,7 @@ class TestQsh:
         ],
     )
     def test_spec_vectors_match(self, method: str, url: str, base: str, expected: str) -> None:
-        assert signing._qsh(method, url, base) == expected
+        assert connect_jwt.qsh(method, url, base) == expected
 
 
 class TestConnectToken:

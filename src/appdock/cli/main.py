@@ -8,6 +8,7 @@ import typer
 
 from appdock.account.service import AccountService
 from appdock.cli.common import cli_errors, fail, session_scope, settings
+from appdock.cli.connect import app_app, marketplace_app
 from appdock.cli.webhook import webhook_app
 from appdock.cli.webhook import worker as worker_command
 from appdock.core.errors import NotFound
@@ -30,6 +31,8 @@ app.add_typer(team_app, name="team")
 app.add_typer(hook_app, name="hook", hidden=True)
 app.add_typer(webhook_app, name="webhook")
 app.command("worker")(worker_command)
+app.add_typer(app_app, name="app")
+app.add_typer(marketplace_app, name="marketplace")
 
 
 @app.command()

@@ -1,9 +1,12 @@
 """ORM classes, one file per table. Importing this package registers every table."""
 
+from appdock.models.app_client_key import AppClientKey
 from appdock.models.app_password import AppPassword
 from appdock.models.base import Base
 from appdock.models.commit_status import CommitStatus
 from appdock.models.event import Event
+from appdock.models.installation import Installation
+from appdock.models.marketplace_listing import MarketplaceListing
 from appdock.models.membership import Membership
 from appdock.models.project import Project
 from appdock.models.repository import Repository
@@ -16,10 +19,13 @@ from appdock.models.webhook_subscription import WebhookSubscription
 from appdock.models.workspace import Workspace
 
 __all__ = [
+    "AppClientKey",
     "AppPassword",
     "Base",
     "CommitStatus",
     "Event",
+    "Installation",
+    "MarketplaceListing",
     "Membership",
     "Project",
     "Repository",

@@ -33,9 +33,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import urlsplit
 
 import jwt as pyjwt
+
+from appdock.connect import jwt as connect_jwt
 
 USER_AGENT = "Bitbucket-Webhooks/2.0"
 CONNECT_TOKEN_LIFETIME = 180
@@ -89,36 +91,6 @@ def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) ->
 
 
 # ---- Connect JWT ------------------------------------------------------------------------------
-def _encode(value: str) -> str:
-    return quote(value, safe="~")
-
-
-def _canonical_request(method: str, url: str, base_path: str) -> str:
-    """connect-spec §6.4: ``METHOD&URI&QUERY`` relative to ``base_path``."""
-    parts = urlsplit(url)
-    path = parts.path
-    base = base_path.rstrip("/")
-    if base and (path == base or path.startswith(base + "/")):
-        path = path[len(base) :]
-    path = (path or "/").replace("&", "%26")
-    if not path.startswith("/"):
-        path = "/" + path
-    if len(path) > 1 and path.endswith("/"):
-        path = path[:-1]
-    params: dict[str, list[str]] = {}
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key != "jwt":
-            params.setdefault(key, []).append(value)
-    query = "&".join(
-        _encode(k) + "=" + ",".join(_encode(v) for v in sorted(params[k])) for k in sorted(params)
-    )
-    return f"{method.upper()}&{path}&{query}"
-
-
-def _qsh(method: str, url: str, base_path: str = "") -> str:
-    return hashlib.sha256(_canonical_request(method, url, base_path).encode("utf-8")).hexdigest()
-
-
 def connect_token(
     *, client_key: str, shared_secret: str, url: str, app_base_url: str, now: int | None = None
 ) -> str:
@@ -130,7 +102,7 @@ def connect_token(
         "aud": client_key,
         "iat": issued,
         "exp": issued + CONNECT_TOKEN_LIFETIME,
-        "qsh": _qsh("POST", url, urlsplit(app_base_url).path),
+        "qsh": connect_jwt.qsh("POST", url, urlsplit(app_base_url).path),
     }
     return pyjwt.encode(claims, shared_secret, algorithm="HS256")
 
