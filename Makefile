@@ -27,6 +27,13 @@ node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
+# The atlassian-connect-express app the install tests run (tests/connect/ace), from its lock file;
+# the only install script run is sqlite3's native build (the template's store; about 2 minutes).
+ACE_APP := tests/connect/ace
+$(ACE_APP)/node_modules/.installed: $(ACE_APP)/package.json $(ACE_APP)/package-lock.json
+	cd $(ACE_APP) && $(NPM) ci --ignore-scripts --no-audit --no-fund && $(NPM) rebuild sqlite3
+	touch $@
+
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
@@ -50,7 +57,7 @@ typecheck: dev
 contracts: dev
 	PYTHONPATH=src $(BIN)/lint-imports
 
-pytest: dev node_modules/.installed $(CHROMIUM)
+pytest: dev node_modules/.installed $(ACE_APP)/node_modules/.installed $(CHROMIUM)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest

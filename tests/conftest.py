@@ -102,6 +102,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         base_url=BASE_URL,
         secret_key="test-secret-" + "x" * 20,
         allow_private_app_urls="loopback",
+        webhook_worker=False,
     )
 
 

@@ -21,7 +21,12 @@ from appdock import subscribers
 from appdock.account import routes as account_routes
 from appdock.account import views as account_views
 from appdock.api.router import create_api
+from appdock.auth.authenticator import TOKEN_RESOLVERS
 from appdock.config import Settings
+from appdock.connect import routes as connect_routes
+from appdock.connect import views as connect_views
+from appdock.connect.auth import resolve_jwt
+from appdock.connect.ui import routes as bridge_routes
 from appdock.core.db import make_engine, make_session_factory
 from appdock.core.errors import AppdockError
 from appdock.core.urls import Urls
@@ -35,6 +40,9 @@ from appdock.repo import views as repo_views
 from appdock.repo.push import drain_spool
 from appdock.web.deps import LoginRequired
 from appdock.web.templating import render
+from appdock.webhook import routes as webhook_routes
+from appdock.webhook import views as webhook_views
+from appdock.webhook.worker import EmbeddedWorker
 
 log = logging.getLogger("appdock")
 
@@ -95,15 +103,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "repo_nav": [],
     }
     state["dashboard_sections"].append(repo_views.dashboard_repositories)
+    webhook_views.register_nav(state)
     state["dashboard_sections"].append(pullrequest_views.dashboard_pullrequests)
     subscribers.register()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         spool = asyncio.create_task(_drain_push_spool(state))
+        worker = EmbeddedWorker(settings, engine) if settings.webhook_worker else None
+        if worker is not None:
+            worker.start()
         yield
         spool.cancel()
+        if worker is not None:
+            await run_in_threadpool(worker.stop)
         engine.dispose()
+
+    # The app platform: installed apps and the Marketplace in settings, app JWTs on the API.
+    state["account_settings_nav"].extend(connect_views.ACCOUNT_NAV)
+    state["workspace_settings_nav"].extend(connect_views.WORKSPACE_NAV)
+    TOKEN_RESOLVERS["jwt"] = resolve_jwt
 
     app = FastAPI(
         title="appdock", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -112,7 +131,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         setattr(app.state, key, value)
 
     api = create_api(
-        [account_routes.router, repo_routes.router, pullrequest_routes.router, issue_routes.router],
+        [
+            account_routes.router,
+            repo_routes.router,
+            pullrequest_routes.router,
+            issue_routes.router,
+            webhook_routes.router,
+            connect_routes.router,
+        ],
         state,
     )
 
@@ -130,10 +156,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/api", api)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(bridge_routes.router)
     app.include_router(account_views.router)
     app.include_router(repo_views.router)
     app.include_router(pullrequest_views.router)
     app.include_router(issue_views.router)
+    app.include_router(webhook_views.router)
+    app.include_router(connect_views.router)
     app.router.routes.extend(githttp.git_routes())
     # Catch-all page routes (/{workspace}, /{workspace}/{repo}) come last so specific paths win.
     app.include_router(account_views.workspace_router)

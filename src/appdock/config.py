@@ -6,13 +6,14 @@ resolved only when :meth:`Settings.database_url_resolved` or :meth:`Settings.sec
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PrivateUrlPolicy = Literal["off", "loopback", "all"]
 
@@ -31,11 +32,43 @@ class Settings(BaseSettings):
     allow_http_app_urls: bool = True
     session_days: int = 14
     log_level: str = "info"
+    # Webhook delivery (appdock.webhook). Seconds unless named otherwise.
+    webhook_worker: bool = True  # `appdock serve` runs an embedded delivery worker
+    webhook_concurrency: int = 64  # requests in flight per worker
+    webhook_per_subscription_concurrency: int = 4  # in flight per subscription per worker
+    webhook_timeout: float = 10.0
+    webhook_max_payload: int = 256 * 1024
+    # Back-off after failed attempt n (network error, timeout, 429, 5xx); jittered by +-25 %.
+    # Env: APPDOCK_WEBHOOK_RETRY_SCHEDULE="10,60,300" (or a JSON list).
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = [
+        10.0,
+        60.0,
+        300.0,
+        1800.0,
+        7200.0,
+        21600.0,
+        43200.0,
+    ]
+    webhook_lease: float = 60.0  # a claimed delivery is re-claimable after this
+    webhook_poll_interval: float = 1.0  # idle wait between looks for due deliveries
+    webhook_batch_size: int = 200
+    webhook_disable_after: float = 86400.0  # failing without a success this long disables
+    webhook_retention_days: float = 30.0  # attempt rows older than this are pruned
 
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+        return value
 
     @field_validator("allow_private_app_urls", mode="before")
     @classmethod

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 def register() -> None:
     """Register every subscriber with :func:`appdock.event.service.subscribe` (idempotent)."""
+    from appdock.event.service import subscribe
+    from appdock.models import Installation
     from appdock.pullrequest.service import track_push
     from appdock.repo.push import on_push
+    from appdock.webhook.fanout import fan_out
+    from appdock.webhook.installations import watch_installations
 
+    subscribe(fan_out)
+    # Installing, upgrading or removing an app rewrites its webhook routes in the same commit.
+    watch_installations(Installation)
+    # Pull requests follow their source and destination branches as people push.
     on_push(track_push)

@@ -8,6 +8,9 @@ import typer
 
 from appdock.account.service import AccountService
 from appdock.cli.common import cli_errors, fail, session_scope, settings
+from appdock.cli.connect import app_app, marketplace_app
+from appdock.cli.webhook import webhook_app
+from appdock.cli.webhook import worker as worker_command
 from appdock.core.errors import NotFound
 
 app = typer.Typer(
@@ -26,6 +29,10 @@ app.add_typer(user_app, name="user")
 user_app.add_typer(app_password_app, name="app-password")
 app.add_typer(team_app, name="team")
 app.add_typer(hook_app, name="hook", hidden=True)
+app.add_typer(webhook_app, name="webhook")
+app.command("worker")(worker_command)
+app.add_typer(app_app, name="app")
+app.add_typer(marketplace_app, name="marketplace")
 
 
 @app.command()
@@ -33,10 +40,21 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Web worker processes.")] = 1,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run an embedded webhook delivery worker (off: run `appdock worker` instead).",
+        ),
+    ] = True,
 ) -> None:
     """Serve the web pages, the REST API and git over HTTP."""
+    import os
+
     import uvicorn
 
+    if not worker:
+        os.environ["APPDOCK_WEBHOOK_WORKER"] = "false"
     s = settings()
     uvicorn.run(
         "appdock.app:create_app",

@@ -1,8 +1,8 @@
 """pullrequests and issues
 
 Revision ID: 0004
-Revises: 0002
-Create Date: 2026-11-30 07:17:12.523342
+Revises: 0005
+Create Date: 2026-11-30 08:25:45.507233
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = '0004'
-down_revision: str | Sequence[str] | None = '0002'
+down_revision: str | Sequence[str] | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

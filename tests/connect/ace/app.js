@@ -1,0 +1,67 @@
+// A Bitbucket app shaped like the atlassian-connect-express Bitbucket template (app.js + routes),
+// with two extra routes that appdock's tests read: the statuses ACE answered /installed with, and
+// a call back to the host's REST API through ACE's own signed HTTP client.
+const express = require("express");
+const bodyParser = require("body-parser");
+const ace = require("atlassian-connect-express");
+
+const app = express();
+const addon = ace(app);
+const port = addon.config.port();
+app.set("port", port);
+
+app.use(bodyParser.urlencoded({ extended: false }));
+app.use(bodyParser.json());
+
+const installedStatuses = [];
+app.use((req, res, next) => {
+  if (req.method === "POST" && req.path === "/installed") {
+    res.on("finish", () => installedStatuses.push(res.statusCode));
+  }
+  next();
+});
+
+// As in the template: use the API root the host sent instead of the web root.
+app.post("/installed", (req, res, next) => {
+  req.body.baseUrl = req.body.baseApiUrl;
+  next();
+});
+
+app.use(addon.middleware());
+
+// The template's iframe route: authenticated with the host's JWT, then calls the host API.
+app.get("/connect-example", addon.authenticate(), (req, res) => {
+  addon.httpClient(req).get("/2.0/workspaces/", (err, response, body) => {
+    if (err) {
+      res.status(500).send(String(err));
+      return;
+    }
+    const data = JSON.parse(body);
+    const slugs = (data.values || []).map(w => w.slug).join(",");
+    res.send(`<p id="workspaces">${response.statusCode}:${slugs}</p>`);
+  });
+});
+
+app.post("/webhook", addon.authenticate(), (req, res) => {
+  res.status(204).end();
+});
+
+app.get("/test/installed-statuses", (req, res) => {
+  res.json(installedStatuses);
+});
+
+app.get("/test/call-host", (req, res) => {
+  addon
+    .httpClient({ clientKey: req.query.clientKey })
+    .get(req.query.path, (err, response, body) => {
+      if (err) {
+        res.status(500).json({ error: String(err) });
+        return;
+      }
+      res.json({ status: response.statusCode, body });
+    });
+});
+
+app.listen(port, "127.0.0.1", () => {
+  console.log(`ace test app listening on ${port}`);
+});
