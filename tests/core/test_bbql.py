@@ -43,3 +43,13 @@ class TestToSql:
         node = bbql.parse('name = "a" AND name = "b"')
         out = bbql.to_sql(node, {"name": lambda op, v: v}, lambda *xs: list(xs), None)  # type: ignore[arg-type]
         assert out == ["a", "b"]
+
+
+class TestQuotedValues:
+    def test_non_ascii_text_is_kept(self) -> None:
+        assert bbql.parse('title ~ "café ünïcode"') == bbql.Cmp("title", "~", "café ünïcode")
+
+    def test_escaped_quote_and_backslash(self) -> None:
+        assert bbql.parse(r'title = "say \"hi\" \\ bye"') == bbql.Cmp(
+            "title", "=", 'say "hi" \\ bye'
+        )

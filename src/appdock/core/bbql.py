@@ -23,6 +23,15 @@ from appdock.core.errors import BadRequest
 Value = str | int | float | bool | None
 
 
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def _unescape(body: str) -> str:
+    """Backslash escapes inside a quoted value: ``\\"`` is a quote, ``\\\\`` a backslash; any
+    other character, including non-ASCII text, stands for itself."""
+    return _ESCAPE.sub(lambda m: m.group(1), body)
+
+
 @dataclass(frozen=True)
 class Cmp:
     field: str
@@ -114,7 +123,7 @@ class _Parser:
     def value(self) -> Value:
         kind, text = self.take()
         if kind == "str":
-            return bytes(text[1:-1], "utf-8").decode("unicode_escape")
+            return _unescape(text[1:-1])
         if kind == "num":
             return float(text) if "." in text else int(text)
         if kind == "word" and text.lower() in ("true", "false"):
