@@ -21,6 +21,7 @@ from appdock import subscribers
 from appdock.account import routes as account_routes
 from appdock.account import views as account_views
 from appdock.api.router import create_api
+from appdock.appdata import routes as appdata_routes
 from appdock.auth.authenticator import TOKEN_RESOLVERS
 from appdock.config import Settings
 from appdock.connect import routes as connect_routes
@@ -141,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             issue_routes.router,
             webhook_routes.router,
             connect_routes.router,
+            appdata_routes.router,
+            appdata_routes.addon_router,
         ],
         state,
     )
