@@ -545,6 +545,7 @@ class World:
     params: dict[str, str]
     apps: dict[str, tuple[str, str, str]]  # caller -> (app key, client key, secret)
     descriptors: dict[str, dict[str, Any]]  # caller -> the descriptor it was installed with
+    access_tokens: dict[str, str] = field(default_factory=dict)  # caller -> JWT-grant token
 
 
 def _descriptor(key: str, scopes: str) -> dict[str, Any]:
@@ -641,6 +642,22 @@ def _build(db: Session, settings: Settings, client: TestClient) -> World:
         for caller, (key, _ck, _s) in apps.items()
     }
     world = World(client, {}, apps, descriptors)
+    for caller in ("owner_full", "other_full", "user_full", "owner_few"):
+        key, client_key, secret = apps[caller]
+        grant_jwt = app_jwt(
+            app_key=key,
+            client_key=client_key,
+            secret=secret,
+            method="POST",
+            path="/site/oauth2/access_token",
+        )
+        r = client.post(
+            "/site/oauth2/access_token",
+            data={"grant_type": "urn:bitbucket:oauth2:jwt"},
+            headers={"Authorization": f"JWT {grant_jwt}"},
+        )
+        assert r.status_code == 200, r.text
+        world.access_tokens[caller] = r.json()["access_token"]
     owner = "owner_full"
 
     def as_owner(method: str, path: str, body: Any = None) -> Any:
@@ -811,6 +828,30 @@ def test_every_route_has_a_row() -> None:
     assert not served - rows, f"routes without an isolation row: {sorted(served - rows)}"
     assert not rows - served, f"rows for routes that do not exist: {sorted(rows - served)}"
     assert len(rows) == len(ROWS), "duplicate rows"
+
+
+def test_access_tokens_see_what_their_jwts_see(world: World) -> None:
+    """The same table for the installations' access tokens (``Authorization: Bearer``), on every
+    read-only row; runs before the rows that change the world."""
+    failures = []
+    for row in ROWS:
+        if row.method != "GET":
+            continue
+        requires_auth = any(
+            _requires_auth(route) for m, p, route in ROUTES if (m, p) == (row.method, row.path)
+        )
+        path = quote(_concrete(row, world), safe="/:@!$&'()*+,;=-._~")
+        for caller, token in world.access_tokens.items():
+            r = world.client.get(
+                "/api" + path,
+                headers={"Authorization": f"Bearer {token}"},
+                follow_redirects=False,
+            )
+            want = expected(row, caller, requires_auth)
+            status = row.ok if want == "ok" else want
+            if r.status_code != status:
+                failures.append(f"{caller} GET {path}: got {r.status_code}, want {status}")
+    assert not failures, "\n".join(failures)
 
 
 @pytest.mark.parametrize(

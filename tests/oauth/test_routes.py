@@ -295,3 +295,18 @@ class TestRefreshGrant:
         db.commit()
         status, error, why = oauth_error(self.refresh(client, first["refresh_token"]))
         assert (status, error) == (400, "invalid_grant") and "expired" in why
+
+
+class TestRequestShapes:
+    def test_a_json_body_is_not_a_grant_request(self, client: TestClient, world: World) -> None:
+        r = client.post(
+            TOKEN,
+            json={"grant_type": GRANT},
+            headers={"Authorization": f"JWT {world.acme_app.jwt()}"},
+        )
+        status, error, why = oauth_error(r)
+        assert (status, error) == (400, "invalid_request") and "form-encoded" in why
+
+    def test_an_app_password_is_not_a_grant(self, client: TestClient, world: World) -> None:
+        r = client.post(TOKEN, data={"grant_type": GRANT}, headers={"Authorization": "Basic YTpi"})
+        assert oauth_error(r)[:2] == (400, "invalid_request")
