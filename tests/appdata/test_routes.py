@@ -75,7 +75,8 @@ def install(db: Session, ws: Workspace, key: str) -> App:
 
 
 @pytest.fixture
-def world(db: Session, settings: Settings, client: TestClient) -> World:
+def world(client: TestClient, db: Session, settings: Settings) -> World:
+    # the client first, so it is torn down after the session (its lifespan disposes the engine)
     alice = make_user(db, "alice")
     acme = make_team(db, "acme", alice)
     repo = make_repo(db, settings, alice, "widget", workspace=acme)
@@ -256,5 +257,5 @@ class TestLinkerValues:
         assert inst is not None
         ConnectService(db, SECRET, Urls("http://testserver")).uninstall(inst)
         db.commit()
-        assert linker_values(db, world.owner.app.installation_id, "ticket") == []
+        assert values_of(db, world.owner.app.installation_id, "ticket") == []
         assert world.owner("GET", "/addon/linkers/ticket/values").status_code == 401
