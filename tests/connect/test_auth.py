@@ -78,3 +78,19 @@ class TestTwoProcesses:
         db.commit()
         assert a.get("/api" + PATH, headers=jwt_header(token(inst, old))).status_code == 401
         assert a.get("/api" + PATH, headers=jwt_header(token(inst, new))).is_success
+
+
+class TestRefusalsAreLogged:
+    def test_a_refused_jwt_is_logged_with_the_app_and_the_reason(
+        self,
+        client: TestClient,
+        installed: tuple[Installation, str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        inst, _secret = installed
+        with caplog.at_level("WARNING", logger="appdock.connect.auth"):
+            r = client.get("/api" + PATH, headers=jwt_header(token(inst, "x" * 40)))
+        assert r.status_code == 401
+        [record] = [r for r in caplog.records if r.name == "appdock.connect.auth"]
+        message = record.getMessage()
+        assert KEY in message and inst.client_key in message and "bad signature" in message

@@ -10,6 +10,8 @@ apps that join paths onto ``baseUrl`` hash ``/api/2.0/...``: both are accepted, 
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -22,6 +24,7 @@ from appdock.core.subject import AuthSubject
 from appdock.core.urls import Urls
 
 API_PREFIX = "/api"
+log = logging.getLogger("appdock.connect.auth")
 
 
 def api_relative_path(request: Request) -> str:
@@ -51,7 +54,28 @@ def canonical_candidates(request: Request) -> list[str]:
 def resolve_jwt(request: Request, token: str, session: Session, settings: Settings) -> AuthSubject:
     urls: Urls = request.app.state.urls
     service = ConnectService(session, settings.secret, urls)
-    return service.authenticate_app_jwt(token, canonical_candidates(request))
+    try:
+        return service.authenticate_app_jwt(token, canonical_candidates(request))
+    except Unauthorized as exc:
+        log_refusal(request, token, exc)
+        raise
+
+
+def log_refusal(request: Request, token: str, exc: Unauthorized) -> None:
+    """One warning line per refused app JWT, naming the app and the check, so whoever runs the
+    installation can see why its calls fail (the app gets the same message in the 401)."""
+    try:
+        claims = jwt.read_app_token(token)
+        who = f"app {claims.issuer!r} (clientKey {claims.client_key!r})"
+    except jwt.JwtRefused:
+        who = "a malformed token"
+    log.warning(
+        "app JWT refused for %s %s from %s: %s",
+        request.method,
+        request.url.path,
+        who,
+        exc.message,
+    )
 
 
 def require_installation(subject: AuthSubject = Depends(current_subject)) -> AuthSubject:
