@@ -21,12 +21,14 @@ from appdock import subscribers
 from appdock.account import routes as account_routes
 from appdock.account import views as account_views
 from appdock.api.router import create_api
-from appdock.auth.authenticator import TOKEN_RESOLVERS
+from appdock.auth.authenticator import APP_SESSION_RESOLVERS, TOKEN_RESOLVERS
 from appdock.config import Settings
 from appdock.connect import routes as connect_routes
 from appdock.connect import views as connect_views
 from appdock.connect.auth import resolve_jwt
 from appdock.connect.ui import routes as bridge_routes
+from appdock.connect.ui import views as bridge_views
+from appdock.connect.ui.auth import resolve_app_session
 from appdock.core.db import make_engine, make_session_factory
 from appdock.core.errors import AppdockError
 from appdock.core.urls import Urls
@@ -123,6 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state["account_settings_nav"].extend(connect_views.ACCOUNT_NAV)
     state["workspace_settings_nav"].extend(connect_views.WORKSPACE_NAV)
     TOKEN_RESOLVERS["jwt"] = resolve_jwt
+    # Apps in the host's pages: users' grants (AP.request acts as the viewer within them).
+    state["account_settings_nav"].extend(bridge_views.ACCOUNT_NAV)
+    APP_SESSION_RESOLVERS["app"] = resolve_app_session
 
     app = FastAPI(
         title="appdock", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -157,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/api", api)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(bridge_routes.router)
+    app.include_router(bridge_views.router)
     app.include_router(account_views.router)
     app.include_router(repo_views.router)
     app.include_router(pullrequest_views.router)

@@ -1,6 +1,7 @@
 """ORM classes, one file per table. Importing this package registers every table."""
 
 from appdock.models.app_client_key import AppClientKey
+from appdock.models.app_grant import AppGrant
 from appdock.models.app_password import AppPassword
 from appdock.models.base import Base
 from appdock.models.commit_status import CommitStatus
@@ -27,6 +28,7 @@ from appdock.models.workspace import Workspace
 
 __all__ = [
     "AppClientKey",
+    "AppGrant",
     "AppPassword",
     "Base",
     "CommitStatus",
