@@ -192,7 +192,9 @@ class TestRequestModule:
         assert body == {"type": "user", "uuid": VIEWER_UUID, "display_name": "Alice <A>"}
         call = [c for c in stack.host_state.api_calls if c["path"] == "/api/2.0/user"][-1]
         assert call["app_key"] == "com.example.bridge"
-        assert call["csrf"] is None
+        assert call["client_key"] == CLIENT_KEYS["com.example.bridge"]
+        # even a GET: the host narrows the session to the app's grant only with the token
+        assert call["csrf"] == CSRF_TOKEN
 
     def test_global_request_posts_with_csrf_token(self, page: Page, stack: Stack) -> None:
         open_repo(page, stack)

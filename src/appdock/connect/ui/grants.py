@@ -183,6 +183,10 @@ class GrantService:
             granted_at=grant.created_at if grant else None,
         )
 
+    def installation_for(self, client_key: str, user_id: int) -> Installation:
+        """The installation ``client_key`` when it can serve ``user_id``; NotFound otherwise."""
+        return self._usable(client_key, user_id)[0]
+
     def access(self, client_key: str, user_id: int) -> AppAccess:
         """The installation ``client_key`` as ``user_id`` sees it; NotFound unless it can serve
         them."""

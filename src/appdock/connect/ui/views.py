@@ -15,23 +15,36 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from appdock.auth.authenticator import APP_KEY_HEADER
 from appdock.auth.deps import DbDep, SettingsDep
 from appdock.connect.ui.grants import (
     AUTHORIZATIONS_PATH,
+    CLIENT_KEY_HEADER,
     GRANT_PATH,
     AppAccess,
     GrantService,
     safe_next,
 )
+from appdock.connect.ui.page import PROXY_BASE
+from appdock.connect.ui.proxy import (
+    MAX_BODY,
+    PROXY_HEADER,
+    RETURNED_HEADERS,
+    ProxyCall,
+    ProxyService,
+)
+from appdock.core.errors import AppdockError, BadRequest, Forbidden
+from appdock.core.http import OutboundClient, OutboundError
 from appdock.core.scopes import DESCRIPTIONS, Scope, closure
 from appdock.core.time import isoformat
-from appdock.web.deps import LoggedIn, csrf_protect
+from appdock.web.deps import LoggedIn, Viewer, csrf_protect
 from appdock.web.templating import flash, redirect, render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
+PROXY_TIMEOUT = 10.0
 
 ACCOUNT_NAV = [
     {"key": "app-authorizations", "label": "App authorizations", "href": AUTHORIZATIONS_PATH},
@@ -143,3 +156,66 @@ def revoke(
     name = GrantService(db, settings.secret).revoke(grant_id, viewer.id)
     flash(request, f"{name} may no longer act for you.")
     return redirect(request, AUTHORIZATIONS_PATH)
+
+
+# -- AP.proxyRequest -------------------------------------------------------------------------------
+
+
+def _proxy_error(exc: AppdockError) -> JSONResponse:
+    """The error envelope, marked as the proxy's own answer (host.js tells it apart from a host
+    without a proxy endpoint)."""
+    error: dict[str, Any] = {"message": exc.message}
+    if exc.detail:
+        error["detail"] = exc.detail
+    if exc.data:
+        error["data"] = exc.data
+    return JSONResponse(
+        {"type": "error", "error": error},
+        status_code=exc.status_code,
+        headers={PROXY_HEADER: "error"},
+    )
+
+
+@router.post(PROXY_BASE + "/{app_key}/{path:path}")
+async def proxy(
+    request: Request, app_key: str, path: str, viewer: Viewer, db: DbDep, settings: SettingsDep
+) -> Response:
+    try:
+        if viewer is None:
+            raise Forbidden("proxyRequest needs a signed-in viewer; sign in (again)")
+        if request.headers.get(APP_KEY_HEADER) != app_key:
+            raise Forbidden(f"{APP_KEY_HEADER} must name the app of the URL ({app_key!r})")
+        try:
+            data = await request.json()
+        except ValueError as exc:
+            raise BadRequest("body: expected JSON {method, url, headers, body}") from exc
+        call = ProxyCall.parse(data)
+        plan = ProxyService(db, settings).prepare(
+            app_key=app_key,
+            client_key=request.headers.get(CLIENT_KEY_HEADER, ""),
+            user_id=viewer.id,
+            call=call,
+        )
+        db.commit()  # nothing is held open while the app answers
+        with OutboundClient(
+            settings.allow_private_app_urls, timeout=PROXY_TIMEOUT, max_bytes=MAX_BODY
+        ) as client:
+            answer = client.send(
+                plan.method,
+                plan.url,
+                purpose=f"{plan.app_name} proxy destination",
+                headers=plan.headers,
+                content=plan.content,
+            )
+    except OutboundError as exc:
+        return _proxy_error(exc)
+    except AppdockError as exc:
+        return _proxy_error(exc)
+    headers = {PROXY_HEADER: "1"}
+    headers.update({k: v for k, v in answer.headers.items() if k.lower() in RETURNED_HEADERS})
+    return Response(
+        answer.body,
+        status_code=answer.status,
+        media_type=answer.headers.get("content-type") or "application/octet-stream",
+        headers=headers,
+    )
