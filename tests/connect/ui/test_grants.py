@@ -180,9 +180,9 @@ class TestGrantService:
     ) -> None:
         svc = GrantService(db, SECRET)
         svc.grant(team_app.client_key, alice.id)
-        mine = svc.consent_config(alice.id, [team_app])[team_app.app_key]
-        theirs = svc.consent_config(bob.id, [team_app])[team_app.app_key]
-        anonymous = svc.consent_config(None, [team_app])[team_app.app_key]
+        mine = svc.consent_config(alice.id, [team_app.id])[team_app.app_key]
+        theirs = svc.consent_config(bob.id, [team_app.id])[team_app.app_key]
+        anonymous = svc.consent_config(None, [team_app.id])[team_app.app_key]
         assert mine["clientKey"] == team_app.client_key and mine["needsConsent"] is False
         assert theirs["needsConsent"] is True and theirs["grantUrl"].startswith(GRANT)
         assert anonymous == {"clientKey": team_app.client_key, "appName": team_app.name}

@@ -252,23 +252,26 @@ class GrantService:
         return access
 
     def consent_config(
-        self, user_id: int | None, installations: list[Installation]
+        self, user_id: int | None, installation_ids: list[int]
     ) -> dict[str, dict[str, Any]]:
         """For ``bridge_config(consent=...)``: per app key on the page, the installation's
-        clientKey, whether the viewer must still grant access, and where. Anonymous viewers
-        get the client keys only (their requests are refused anyway)."""
-        ids = [i.id for i in installations]
-        granted = self.store.granted_installation_ids(user_id, ids) if user_id else set()
+        clientKey and name, whether the viewer must still grant access (``needsConsent``),
+        whether to ask at once (``eager``: the app declares an oauthConsumer) and where
+        (``grantUrl``). Anonymous viewers get the client keys only. Two queries."""
+        rows = self.store.installations_by_ids(installation_ids)
+        grants = self.store.grants_for(user_id, [i.id for i in rows]) if user_id else {}
         out: dict[str, dict[str, Any]] = {}
-        for inst in installations:
+        for inst in rows:
             entry: dict[str, Any] = {"clientKey": inst.client_key, "appName": inst.name}
             if user_id is not None:
-                needs = inst.id not in granted
-                if not needs:
-                    grant = self.store.grant_for(inst.id, user_id)
-                    ws = self.store.workspace_by_id(inst.workspace_id)
-                    if grant is not None and ws is not None:
-                        needs = self._access(inst, ws, grant).needs_consent
+                grant = grants.get(inst.id)
+                needs = grant is None
+                if grant is not None:
+                    try:
+                        granted = parse_scopes(grant.scopes)
+                    except UnknownScope:
+                        granted = frozenset()
+                    needs = bool(closure(requested_user_scopes(inst)) - closure(granted))
                 entry["needsConsent"] = needs
                 entry["eager"] = _consumer(inst) is not None
                 entry["grantUrl"] = grant_url(inst.client_key)

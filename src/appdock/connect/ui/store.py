@@ -44,14 +44,25 @@ class GrantStore:
         )
         return [(g, i, w) for g, i, w in rows]
 
-    def granted_installation_ids(self, user_id: int, installation_ids: list[int]) -> set[int]:
+    def grants_for(self, user_id: int, installation_ids: list[int]) -> dict[int, AppGrant]:
+        """A user's grants to these installations, by installation id."""
         if not installation_ids:
-            return set()
-        return set(
+            return {}
+        rows = self.session.scalars(
+            select(AppGrant).where(
+                AppGrant.user_id == user_id, AppGrant.installation_id.in_(installation_ids)
+            )
+        )
+        return {g.installation_id: g for g in rows}
+
+    def installations_by_ids(self, installation_ids: list[int]) -> list[Installation]:
+        if not installation_ids:
+            return []
+        return list(
             self.session.scalars(
-                select(AppGrant.installation_id).where(
-                    AppGrant.user_id == user_id, AppGrant.installation_id.in_(installation_ids)
-                )
+                select(Installation)
+                .where(Installation.id.in_(installation_ids))
+                .order_by(Installation.app_key)
             )
         )
 
