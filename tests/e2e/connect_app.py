@@ -158,6 +158,12 @@ AP.events.on('dialog.submit', function () {
 """
 
 
+def _own_params(request: Request) -> str:
+    """The query without the bridge's parameters (jwt, xdm_e, xdm_c, cp)."""
+    bridge = {"jwt", "xdm_e", "xdm_c", "cp"}
+    return "&".join(f"{k}={v}" for k, v in request.query_params.multi_items() if k not in bridge)
+
+
 class _Authenticator(atlassian_jwt.Authenticator):  # type: ignore[misc]
     def __init__(self, state: AppState) -> None:
         super().__init__(leeway=60)
@@ -190,7 +196,7 @@ def create_app(state: AppState) -> FastAPI:
             title=title,
             host=state.host_base,
             jwt_ok="yes" if seen.jwt_ok else "NO " + (seen.error or ""),
-            query=request.scope["query_string"].decode().replace("<", "&lt;"),
+            query=_own_params(request).replace("&", "&amp;").replace("<", "&lt;"),
             extra=extra,
         )
         return HTMLResponse(body)

@@ -187,6 +187,22 @@ class TestGrantService:
         assert theirs["needsConsent"] is True and theirs["grantUrl"].startswith(GRANT)
         assert anonymous == {"clientKey": team_app.client_key, "appName": team_app.name}
 
+    def test_consent_config_asks_eagerly_for_oauth_consumers_and_again_for_more(
+        self, db: Session, alice: User
+    ) -> None:
+        raw = descriptor("com.example.eager", modules={"oauthConsumer": {"clientId": "c"}})
+        inst, _ = make_installation(
+            db, personal(db, alice), alice, key="com.example.eager", scopes="account", raw=raw
+        )
+        svc = GrantService(db, SECRET)
+        before = svc.consent_config(alice.id, [inst.id])["com.example.eager"]
+        assert before["eager"] is True and before["needsConsent"] is True
+        svc.grant(inst.client_key, alice.id)
+        assert svc.consent_config(alice.id, [inst.id])["com.example.eager"]["needsConsent"] is False
+        inst.scopes = "account repository"
+        db.commit()
+        assert svc.consent_config(alice.id, [inst.id])["com.example.eager"]["needsConsent"] is True
+
 
 class TestSafeNext:
     @pytest.mark.parametrize(
