@@ -22,12 +22,14 @@ from appdock.account import routes as account_routes
 from appdock.account import views as account_views
 from appdock.api.router import create_api
 from appdock.appdata import routes as appdata_routes
-from appdock.auth.authenticator import TOKEN_RESOLVERS
+from appdock.auth.authenticator import APP_SESSION_RESOLVERS, TOKEN_RESOLVERS
 from appdock.config import Settings
 from appdock.connect import routes as connect_routes
 from appdock.connect import views as connect_views
 from appdock.connect.auth import resolve_jwt
 from appdock.connect.ui import routes as bridge_routes
+from appdock.connect.ui import views as bridge_views
+from appdock.connect.ui.auth import resolve_app_session
 from appdock.core.db import make_engine, make_session_factory
 from appdock.core.errors import AppdockError
 from appdock.core.urls import Urls
@@ -127,6 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state["workspace_settings_nav"].extend(connect_views.WORKSPACE_NAV)
     TOKEN_RESOLVERS["jwt"] = resolve_jwt
     TOKEN_RESOLVERS["bearer"] = resolve_bearer
+    # Apps in the host's pages: users' grants (AP.request acts as the viewer within them).
+    state["account_settings_nav"].extend(bridge_views.ACCOUNT_NAV)
+    APP_SESSION_RESOLVERS["app"] = resolve_app_session
 
     app = FastAPI(
         title="appdock", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -164,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(bridge_routes.router)
     app.include_router(oauth_routes.router)
+    app.include_router(bridge_views.router)
     app.include_router(account_views.router)
     app.include_router(repo_views.router)
     app.include_router(pullrequest_views.router)
