@@ -26,6 +26,7 @@ from appdock.config import Settings
 from appdock.connect import routes as connect_routes
 from appdock.connect import views as connect_views
 from appdock.connect.auth import resolve_jwt
+from appdock.connect.ui import pages as connect_pages
 from appdock.connect.ui import routes as bridge_routes
 from appdock.core.db import make_engine, make_session_factory
 from appdock.core.errors import AppdockError
@@ -123,6 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state["account_settings_nav"].extend(connect_views.ACCOUNT_NAV)
     state["workspace_settings_nav"].extend(connect_views.WORKSPACE_NAV)
     TOKEN_RESOLVERS["jwt"] = resolve_jwt
+    # App modules in the host's pages (issue 7): repository and pull request views call this hook.
+    state["page_modules"] = connect_pages.attach_repository_page
+    state["repo_nav"].append(connect_pages.repository_nav)
 
     app = FastAPI(
         title="appdock", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -163,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(issue_views.router)
     app.include_router(webhook_views.router)
     app.include_router(connect_views.router)
+    app.include_router(connect_pages.router)
     app.router.routes.extend(githttp.git_routes())
     # Catch-all page routes (/{workspace}, /{workspace}/{repo}) come last so specific paths win.
     app.include_router(account_views.workspace_router)

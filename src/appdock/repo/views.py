@@ -242,7 +242,31 @@ def _load(
     subject = viewer_subject(viewer)
     ctx = svc.get(workspace, repo_slug, subject, level)
     perm = svc.permission_of(subject, ctx.repo)
+    attach_page_modules(request, db, settings, ctx, perm, viewer)
     return svc, ctx, repo_view(ctx, perm, settings.base_url), subject
+
+
+def attach_page_modules(
+    request: Request,
+    db: Any,
+    settings: Any,
+    ctx: RepoContext,
+    perm: Permission,
+    viewer: ViewerView | None,
+) -> Any:
+    """Let the app platform attach this page's UI modules (``app.state.page_modules``: a callable
+    ``(request, session, settings, repo_ctx, permission, viewer)`` that stores them on
+    ``request.state.page_modules``; templates get them as ``connect``)."""
+    hook = getattr(request.app.state, "page_modules", None)
+    return hook(request, db, settings, ctx, int(perm), viewer) if hook is not None else None
+
+
+def finish_page(request: Request, response: HTMLResponse) -> HTMLResponse:
+    """Apply what the page's app modules need on the response (their Content-Security-Policy)."""
+    modules = getattr(request.state, "page_modules", None)
+    if modules is not None:
+        modules.apply(response)
+    return response
 
 
 def _page(
@@ -253,9 +277,14 @@ def _page(
     context: dict[str, Any],
     status_code: int = 200,
 ) -> HTMLResponse:
-    ctx = {"repo": repo, "nav": repo_nav_items(request, repo, active), "active": active}
+    ctx = {
+        "repo": repo,
+        "nav": repo_nav_items(request, repo, active),
+        "active": active,
+        "connect": getattr(request.state, "page_modules", None),
+    }
     ctx.update(context)
-    return render(request, template, ctx, status_code=status_code)
+    return finish_page(request, render(request, template, ctx, status_code=status_code))
 
 
 def _usernames(svc: RepoService, commits: list[Commit]) -> dict[str, str]:

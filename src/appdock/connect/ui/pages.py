@@ -1,0 +1,507 @@
+"""App modules on the host's pages: one :class:`PageModules` per page request.
+
+A page view asks :func:`repository_page` (or :func:`account_page`) for the page's modules once;
+the object is stored on ``request.state.page_modules`` and handed to the templates as
+``connect``. Templates ask it for a location (``connect.at(PANELS)``); nothing is computed for a
+page no app serves, and a location no module targets costs a dictionary walk. After rendering,
+:meth:`PageModules.apply` sets the page's ``Content-Security-Policy`` (``frame-src`` only the
+origins of the apps framed on this page, ``frame-ancestors 'none'``).
+
+The REST 2.0 JSON of the page's objects (repository, pull request, commit, viewer...) is built
+lazily, once, and only when some module is about to be resolved. Full-page modules have their
+own routes here (``/{workspace}/{repo}/addon/{app_key}/{module_key}``, the settings pages, the
+profile tabs); those 404 when the module is hidden or unknown, so a hidden module does not leak.
+
+Everything an app supplies reaches templates as strings in :class:`RenderedModule` and is
+escaped by Jinja (``templates/connect/module.html``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from appdock.account import schemas as account_schemas
+from appdock.account.store import AccountStore
+from appdock.auth import csrf
+from appdock.auth.deps import DbDep, SettingsDep
+from appdock.config import Settings
+from appdock.connect.ui.conditions import Decision, EvaluationContext, FileLookup, Permission
+from appdock.connect.ui.page import bridge_config, page_csp
+from appdock.connect.ui.resolver import (
+    AddonPageUrl,
+    InstalledModule,
+    PageContext,
+    RenderedModule,
+    Resolution,
+    resolve,
+)
+from appdock.connect.ui.service import AppModules, UiModuleService
+from appdock.core.errors import NotFound
+from appdock.core.urls import Urls
+from appdock.repo import schemas as repo_schemas
+from appdock.repo.context import RepoContext
+from appdock.repo.service import Permission as RepoPermission
+from appdock.repo.service import RepoService
+from appdock.repo.views import repo_nav_items, repo_view
+from appdock.web.deps import Viewer, ViewerView, csrf_protect, viewer_subject
+from appdock.web.templating import render
+
+PANELS_REPOSITORY = "org.bitbucket.repository.overview.informationPanel"
+PANELS_PULLREQUEST = "org.bitbucket.pullrequest.overview.informationPanel"
+NAVIGATION = "org.bitbucket.repository.navigation"
+REPOSITORY_ACTIONS = "org.bitbucket.repository.actions"
+REPOSITORY_ADMIN = "org.bitbucket.repository.admin"
+ACCOUNT_ADMIN = "org.bitbucket.account.admin"
+
+ObjectsFactory = Callable[[], dict[str, Any]]
+
+
+def _sort_key(module: RenderedModule) -> tuple[int, str, str, str]:
+    return (module.weight, module.name.casefold(), module.app_key, module.module_key)
+
+
+@dataclass
+class PageSetup:
+    """What a page knows about itself, for :class:`PageModules`. Callables are run lazily."""
+
+    host_base_url: str
+    viewer_uuid: str | None
+    csrf_token: str
+    objects: ObjectsFactory  # REST 2.0 JSON by context root (repository, user, workspace...)
+    principal: Callable[[int], dict[str, Any]]  # install account id → its REST JSON
+    evaluation: EvaluationContext
+    addon_page_url: AddonPageUrl | None = None
+    addon_page_template: str | None = None
+    page_target: str | None = None
+    page_context: dict[str, str | int] = field(default_factory=dict)
+    debug: bool = False  # the viewer administers the account: may see the decision log
+
+
+class PageModules:
+    """The app modules of one page request (see the module docstring)."""
+
+    def __init__(
+        self,
+        apps: Sequence[AppModules] | Callable[[], Sequence[AppModules]],
+        setup: PageSetup,
+    ) -> None:
+        self._apps_source = apps
+        self._apps: list[AppModules] | None = None
+        self._modules: list[InstalledModule] | None = None
+        self.setup = setup
+        self._extra: dict[str, ObjectsFactory] = {}
+        self._objects: dict[str, Any] | None = None
+        self._memo: dict[tuple[Any, ...], Resolution] = {}
+        self.resolutions: list[Resolution] = []
+
+    @property
+    def apps(self) -> list[AppModules]:
+        """The installations serving this page (loaded on first use)."""
+        if self._apps is None:
+            source = self._apps_source
+            self._apps = list(source() if callable(source) else source)
+        return self._apps
+
+    @property
+    def modules(self) -> list[InstalledModule]:
+        if self._modules is None:
+            self._modules = [m for app in self.apps for m in app.modules]
+        return self._modules
+
+    def _principal_of(self, app_key: str) -> int:
+        return next((a.workspace_id for a in self.apps if a.app_key == app_key), 0)
+
+    # -- page objects ---------------------------------------------------------------------------
+    def add_object(self, root: str, factory: Callable[[], Any]) -> None:
+        """Another context root for this page (``pullrequest``, ``commit``, ``file``...), built
+        only if a module is resolved."""
+        self._extra[root] = lambda: {root: factory()}
+        self._objects = None
+        self._memo.clear()
+
+    def objects(self) -> dict[str, Any]:
+        if self._objects is None:
+            objects = dict(self.setup.objects())
+            for factory in self._extra.values():
+                objects.update(factory())
+            self._objects = objects
+        return self._objects
+
+    @property
+    def app_keys(self) -> frozenset[str]:
+        return frozenset(a.app_key for a in self.apps)
+
+    # -- resolution -----------------------------------------------------------------------------
+    def _candidates(
+        self,
+        location: str | None,
+        module_types: Collection[str] | None,
+        predicate: Callable[[InstalledModule], bool] | None = None,
+    ) -> list[InstalledModule]:
+        return [
+            m
+            for m in self.modules
+            if (location is None or m.location == location)
+            and (module_types is None or m.module_type in module_types)
+            and (predicate is None or predicate(m))
+        ]
+
+    def _resolve(
+        self,
+        candidates: list[InstalledModule],
+        *,
+        objects: Mapping[str, Any] | None,
+        module_types: Collection[str] | None,
+        page_links: bool,
+    ) -> Resolution:
+        base_objects = {**self.objects(), **(objects or {})}
+        evaluation = replace(
+            self.setup.evaluation, objects=base_objects, installed_apps=self.app_keys
+        )
+        by_principal: dict[int, list[InstalledModule]] = {}
+        for module in candidates:
+            by_principal.setdefault(self._principal_of(module.app_key), []).append(module)
+        merged = Resolution()
+        for principal_id, group in by_principal.items():
+            group_objects = {**base_objects, "principal": self.setup.principal(principal_id)}
+            page = PageContext(
+                host_base_url=self.setup.host_base_url,
+                viewer_uuid=self.setup.viewer_uuid,
+                objects=group_objects,
+                addon_page_url=self.setup.addon_page_url,
+            )
+            merged.extend(
+                resolve(
+                    group,
+                    page=page,
+                    evaluation=replace(evaluation, objects=group_objects),
+                    module_types=module_types,
+                    page_links=page_links,
+                )
+            )
+        merged.modules.sort(key=_sort_key)
+        seen: set[str] = set()
+        for index, rendered in enumerate(merged.modules):
+            if rendered.container_id in seen:
+                rendered = replace(rendered, container_id=f"{rendered.container_id}-{index}")
+                merged.modules[index] = rendered
+            seen.add(rendered.container_id)
+        return merged
+
+    def at(
+        self,
+        location: str | None,
+        *,
+        module_types: Collection[str] | None = None,
+        page_links: bool = False,
+        objects: Mapping[str, Any] | None = None,
+        key: str = "",
+    ) -> list[RenderedModule]:
+        """The modules this viewer sees at ``location`` (and/or of ``module_types``), sorted.
+        ``objects`` adds context roots for this call only (a branch row, a file); give a ``key``
+        that tells such calls apart (they are memoised per page)."""
+        types = frozenset(module_types) if module_types is not None else None
+        memo_key = (location, types, page_links, key)
+        found = self._memo.get(memo_key)
+        if found is None:
+            candidates = self._candidates(location, types)
+            if not candidates:
+                return []
+            found = self._resolve(
+                candidates, objects=objects, module_types=types, page_links=page_links
+            )
+            self._memo[memo_key] = found
+            self.resolutions.append(found)
+        return found.modules
+
+    def one(
+        self, app_key: str, module_key: str, module_types: Collection[str]
+    ) -> RenderedModule | None:
+        """A single module (a full page); ``None`` when hidden or unknown."""
+        types = frozenset(module_types)
+        memo_key = ("one", app_key, module_key, types)
+        found = self._memo.get(memo_key)
+        if found is None:
+            candidates = self._candidates(
+                None, types, lambda m: m.app_key == app_key and m.module_key == module_key
+            )
+            if not candidates:
+                return None
+            found = self._resolve(candidates, objects=None, module_types=types, page_links=False)
+            self._memo[memo_key] = found
+            self.resolutions.append(found)
+        return found.modules[0] if found.modules else None
+
+    # -- output ---------------------------------------------------------------------------------
+    @property
+    def has_frames(self) -> bool:
+        return any(m.kind != "link" for r in self.resolutions for m in r.modules)
+
+    @property
+    def decisions(self) -> list[Decision]:
+        return [d for r in self.resolutions for d in r.decisions]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for r in self.resolutions for w in r.warnings]
+
+    def config(self) -> dict[str, Any]:
+        """The JSON ``templates/connect/scripts.html`` hands to host.js."""
+        return bridge_config(
+            csrf_token=self.setup.csrf_token,
+            resolutions=self.resolutions,
+            addon_page_url=self.setup.addon_page_template,
+            page_target=self.setup.page_target,
+            page_context=self.setup.page_context,
+        )
+
+    def csp(self) -> str:
+        return page_csp(self.resolutions)
+
+    def apply(self, response: Response) -> Response:
+        """Set the page's CSP once the template rendered (only pages that frame an app)."""
+        if self.has_frames:
+            response.headers["Content-Security-Policy"] = self.csp()
+        return response
+
+
+# -- builders ------------------------------------------------------------------------------------
+
+
+def _viewer_json(session: Session, viewer_id: int | None, urls: Urls) -> dict[str, Any] | None:
+    user = AccountStore(session).user_by_id(viewer_id) if viewer_id is not None else None
+    return account_schemas.user_read(user, urls).model_dump(mode="json") if user else None
+
+
+def _principal_factory(session: Session, urls: Urls) -> Callable[[int], dict[str, Any]]:
+    cache: dict[int, dict[str, Any]] = {}
+
+    def principal(workspace_id: int) -> dict[str, Any]:
+        if workspace_id not in cache:
+            store = AccountStore(session)
+            ws = store.workspace_by_id(workspace_id)
+            if ws is None:
+                cache[workspace_id] = {}
+            elif ws.kind == "personal" and ws.owner_user_id is not None:
+                owner = store.user_by_id(ws.owner_user_id)
+                cache[workspace_id] = (
+                    account_schemas.user_read(owner, urls).model_dump(mode="json") if owner else {}
+                )
+            else:
+                cache[workspace_id] = account_schemas.team_read(ws, urls).model_dump(mode="json")
+        return cache[workspace_id]
+
+    return principal
+
+
+def addon_page_href(workspace: str, repo_slug: str, app_key: str, module_key: str) -> str:
+    return f"/{workspace}/{repo_slug}/addon/{quote(app_key, safe='')}/{quote(module_key, safe='')}"
+
+
+def repository_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    ctx: RepoContext,
+    permission: int,
+    viewer_id: int | None,
+    *,
+    viewer_uuid: str | None = None,
+    file_exists: FileLookup | None = None,
+) -> PageModules:
+    """The modules of a page of repository ``ctx`` seen by ``viewer_id`` with ``permission``
+    (0 none … 3 admin, as ``repo.service.Permission``). Stored on ``request.state``."""
+    urls = Urls(settings.base_url)
+    service = UiModuleService(session, settings.secret)
+    workspace_id = ctx.workspace.id
+
+    def apps() -> list[AppModules]:
+        return service.for_repository(workspace_id=workspace_id, viewer_user_id=viewer_id)
+
+    ws_slug, repo_slug = ctx.workspace.slug, ctx.repo.slug
+
+    def objects() -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "repository": repo_schemas.repository_read(ctx, urls).model_dump(mode="json"),
+            "workspace": account_schemas.workspace_read(ctx.workspace, urls).model_dump(
+                mode="json"
+            ),
+        }
+        user = _viewer_json(session, viewer_id, urls)
+        if user is not None:
+            found["user"] = user
+        return found
+
+    level = Permission(max(0, min(3, int(permission))))
+    workspace_level = {
+        Permission.ADMIN: Permission.ADMIN,
+        Permission.WRITE: Permission.READ,  # a member
+    }.get(level, Permission.NONE)
+    setup = PageSetup(
+        host_base_url=settings.base_url,
+        viewer_uuid=viewer_uuid,
+        csrf_token=csrf.token_for(request, settings),
+        objects=objects,
+        principal=_principal_factory(session, urls),
+        evaluation=EvaluationContext(
+            logged_in=viewer_id is not None,
+            repo_permission=level,
+            workspace_permission=workspace_level,
+            repo_private=ctx.repo.is_private,
+            scm="git",
+            file_exists=file_exists,
+        ),
+        addon_page_url=lambda app, mod: addon_page_href(ws_slug, repo_slug, app, mod),
+        addon_page_template=f"/{ws_slug}/{repo_slug}/addon/{{app_key}}/{{module_key}}",
+        page_target="repository",
+        page_context={"repository": f"{ws_slug}/{repo_slug}"},
+        debug=level >= Permission.ADMIN,
+    )
+    page = PageModules(apps, setup)
+    request.state.page_modules = page
+    return page
+
+
+def account_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    workspace: Any,
+    viewer_id: int | None,
+    *,
+    viewer_uuid: str | None = None,
+    is_admin: bool = False,
+    target_user: dict[str, Any] | None = None,
+) -> PageModules:
+    """The modules of an account page (workspace settings, a user or workspace profile):
+    the apps installed on ``workspace`` (a ``models.Workspace``)."""
+    urls = Urls(settings.base_url)
+    service = UiModuleService(session, settings.secret)
+    workspace_id = workspace.id
+
+    def apps() -> list[AppModules]:
+        return service.for_account(workspace_id)
+
+    def objects() -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "workspace": account_schemas.workspace_read(workspace, urls).model_dump(mode="json")
+        }
+        user = _viewer_json(session, viewer_id, urls)
+        if user is not None:
+            found["user"] = user
+        if target_user is not None:
+            found["target_user"] = target_user
+        return found
+
+    level = Permission.ADMIN if is_admin else Permission.NONE
+    setup = PageSetup(
+        host_base_url=settings.base_url,
+        viewer_uuid=viewer_uuid,
+        csrf_token=csrf.token_for(request, settings),
+        objects=objects,
+        principal=_principal_factory(session, urls),
+        evaluation=EvaluationContext(logged_in=viewer_id is not None, workspace_permission=level),
+        page_target="workspace",
+        page_context={"workspace": workspace.slug},
+        debug=is_admin,
+    )
+    page = PageModules(apps, setup)
+    request.state.page_modules = page
+    return page
+
+
+def current(request: Request) -> PageModules | None:
+    """The page's modules, when the view built them."""
+    found = getattr(request.state, "page_modules", None)
+    return found if isinstance(found, PageModules) else None
+
+
+def repository_nav(request: Request, repo: Any) -> list[dict[str, Any]]:
+    """``app.state.repo_nav`` entry: the repoPages of this page's apps (links to their full
+    page) and the webItems at ``org.bitbucket.repository.navigation``."""
+    page = current(request)
+    if page is None:
+        return []
+    items = page.at(NAVIGATION, module_types={"repoPages", "webItems"}, page_links=True)
+    entries = []
+    for module in items:
+        href = module.url if module.kind != "dialog" else "#"
+        entries.append(
+            {
+                "key": f"addon:{module.app_key}:{module.module_key}",
+                "label": module.name,
+                # repo_nav_items runs str.format over hrefs: keep app-supplied braces literal
+                "href": href.replace("{", "{{").replace("}", "}}"),
+                "icon": "addon",
+                "module": module,
+            }
+        )
+    return entries
+
+
+# -- full pages ----------------------------------------------------------------------------------
+
+router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
+
+
+def attach_repository_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    ctx: RepoContext,
+    permission: int,
+    viewer: ViewerView | None,
+) -> PageModules:
+    """``app.state.page_modules``: the hook repository and pull request views call."""
+    return repository_page(
+        request,
+        session,
+        settings,
+        ctx,
+        permission,
+        viewer.id if viewer else None,
+        viewer_uuid=viewer.uuid if viewer else None,
+    )
+
+
+@router.get("/{workspace}/{repo_slug}/addon/{app_key}/{module_key}", response_class=HTMLResponse)
+def repository_addon_page(
+    request: Request,
+    workspace: str,
+    repo_slug: str,
+    app_key: str,
+    module_key: str,
+    viewer: Viewer,
+    db: DbDep,
+    settings: SettingsDep,
+) -> Response:
+    """A ``repoPages`` module full page, in the repository layout."""
+    svc = RepoService(db, settings)
+    subject = viewer_subject(viewer)
+    ctx = svc.get(workspace, repo_slug, subject, RepoPermission.READ)
+    perm = svc.permission_of(subject, ctx.repo)
+    repo = repo_view(ctx, perm, settings.base_url)
+    page = attach_repository_page(request, db, settings, ctx, int(perm), viewer)
+    module = page.one(app_key, module_key, {"repoPages"})
+    if module is None:
+        raise NotFound(f"no app page {app_key}/{module_key} on repository {ctx.full_name}")
+    active = f"addon:{app_key}:{module_key}"
+    response = render(
+        request,
+        "connect/repo_page.html",
+        {
+            "repo": repo,
+            "nav": repo_nav_items(request, repo, active),
+            "active": active,
+            "module": module,
+            "connect": page,
+        },
+    )
+    return page.apply(response)

@@ -1,0 +1,250 @@
+"""App modules in the real host pages: repository overview panels, the sidebar repoPage and its
+full page, pull request panels; signed URLs, who sees what, uninstall, conditions, escaping, CSP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from appdock.config import Settings
+from appdock.connect.ui.service import MODULE_CACHE
+from appdock.models import Installation, User, Workspace
+from tests.connect.conftest import login
+from tests.connect.ui.pages_helpers import APP_BASE, frames, ui_descriptor, verify
+from tests.factories.account import make_team, make_user
+from tests.factories.connect import make_installation
+from tests.factories.pullrequest import make_branch, open_pr
+from tests.factories.repo import make_repo, seed_history
+
+EVIL = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+
+
+@dataclass
+class World:
+    alice: User
+    bob: User
+    acme: Workspace
+    inst: Installation
+    secret: str
+
+
+@pytest.fixture
+def world(db: Session, settings: Settings, client: TestClient) -> World:
+    MODULE_CACHE.clear()
+    alice = make_user(db, "alice")
+    bob = make_user(db, "bob")
+    acme = make_team(db, "acme", alice, bob, name="Acme")
+    ctx = make_repo(db, settings, alice, "widget", workspace=acme)
+    seed_history(db, settings, ctx)
+    inst, secret = make_installation(
+        db, acme, alice, raw=ui_descriptor(), scopes="account pullrequest"
+    )
+    client.headers["accept"] = "text/html"
+    login(client, "alice")
+    return World(alice, bob, acme, inst, secret)
+
+
+def overview(client: TestClient, path: str = "/acme/widget") -> Any:
+    r = client.get(path)
+    assert r.status_code == 200, r.text
+    return r
+
+
+class TestRepositoryOverview:
+    def test_panel_iframe_is_signed_for_the_viewer(self, client: TestClient, world: World) -> None:
+        r = overview(client)
+        panel = frames(r.text)["repo-panel"]
+        assert panel["url"].startswith(APP_BASE + "/panel?repo=%7B")
+        claims = verify(panel["url"], world.secret, world.inst.client_key)
+        assert claims["sub"] == world.alice.uuid
+        assert claims["aud"] == world.inst.client_key
+        assert "Repository panel" in r.text
+
+    def test_pr_panel_is_not_on_the_repository_overview(
+        self, client: TestClient, world: World
+    ) -> None:
+        assert "pr-panel" not in frames(overview(client).text)
+
+    def test_page_loads_the_bridge_and_frames_only_installed_origins(
+        self, client: TestClient, world: World
+    ) -> None:
+        r = overview(client)
+        assert '<script src="/static/connect/host.js"></script>' in r.text
+        assert 'id="appdock-connect-config"' in r.text
+        csp = r.headers["content-security-policy"]
+        assert csp == f"frame-ancestors 'none'; frame-src {APP_BASE}"
+        assert r.headers["x-frame-options"] == "DENY"
+
+    def test_page_without_apps_keeps_the_default_policy_and_no_bridge(
+        self, db: Session, settings: Settings, client: TestClient, world: World
+    ) -> None:
+        make_repo(db, settings, world.alice, "other")
+        r = overview(client, "/alice/other")
+        assert r.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert "host.js" not in r.text and "data-ap-module" not in r.text
+
+    def test_another_teams_repository_does_not_show_the_app(
+        self, db: Session, settings: Settings, client: TestClient, world: World
+    ) -> None:
+        other = make_team(db, "globex", world.alice, name="Globex")
+        make_repo(db, settings, world.alice, "gadget", workspace=other)
+        r = overview(client, "/globex/gadget")
+        assert frames(r.text) == {}
+        assert "App dashboard" not in r.text
+        assert client.get("/globex/gadget/addon/com.example.app/dashboard").status_code == 404
+
+    def test_uninstalled_app_disappears(
+        self, db: Session, client: TestClient, world: World
+    ) -> None:
+        assert "repo-panel" in frames(overview(client).text)
+        db.delete(db.get(Installation, world.inst.id))
+        db.commit()
+        r = overview(client)
+        assert frames(r.text) == {}
+        assert "App dashboard" not in r.text
+        assert r.headers["content-security-policy"] == "frame-ancestors 'none'"
+
+    def test_member_sees_the_panel_signed_for_themselves(
+        self, client: TestClient, world: World
+    ) -> None:
+        client.cookies.clear()
+        login(client, "bob")
+        panel = frames(overview(client).text)["repo-panel"]
+        assert verify(panel["url"], world.secret, world.inst.client_key)["sub"] == world.bob.uuid
+
+    def test_personal_install_follows_only_its_user(
+        self, db: Session, settings: Settings, client: TestClient, world: World
+    ) -> None:
+        from appdock.account.store import AccountStore
+
+        personal = AccountStore(db).personal_workspace(world.bob.id)
+        assert personal is not None
+        raw = ui_descriptor("com.example.mine")
+        make_installation(db, personal, world.bob, key="com.example.mine", raw=raw)
+        assert "App com.example.mine" not in overview(client).text  # alice
+        client.cookies.clear()
+        login(client, "bob")
+        page = overview(client).text
+        assert "App com.example.mine" in page
+        assert "App com.example.app" in page
+
+
+class TestConditions:
+    def test_failed_condition_hides_the_panel(
+        self, db: Session, settings: Settings, client: TestClient, world: World
+    ) -> None:
+        raw = ui_descriptor(
+            "com.example.cond",
+            repoPages=[],
+            webPanels=[
+                {
+                    "key": "admins-only",
+                    "name": {"value": "Admins only"},
+                    "url": "/admins",
+                    "location": "org.bitbucket.repository.overview.informationPanel",
+                    "conditions": [
+                        {"condition": "has_permission", "params": {"permission": "admin"}}
+                    ],
+                },
+                {
+                    "key": "unknown-cond",
+                    "name": {"value": "Unknown"},
+                    "url": "/unknown",
+                    "location": "org.bitbucket.repository.overview.informationPanel",
+                    "conditions": [{"condition": "no_such_condition"}],
+                },
+            ],
+        )
+        make_installation(db, world.acme, world.alice, key="com.example.cond", raw=raw)
+        shown = frames(overview(client).text)
+        assert "admins-only" in shown  # alice owns acme
+        assert "unknown-cond" not in shown
+        client.cookies.clear()
+        login(client, "bob")  # a member: write, not admin
+        shown = frames(overview(client).text)
+        assert "admins-only" not in shown and "repo-panel" in shown
+
+
+class TestRepoPage:
+    def test_sidebar_links_to_the_full_page(self, client: TestClient, world: World) -> None:
+        r = overview(client)
+        assert 'href="/acme/widget/addon/com.example.app/dashboard"' in r.text
+        assert ">App dashboard</a>" in r.text
+
+    def test_full_page_frames_the_signed_module(self, client: TestClient, world: World) -> None:
+        r = client.get("/acme/widget/addon/com.example.app/dashboard")
+        assert r.status_code == 200
+        page = frames(r.text)["dashboard"]
+        assert page["url"].startswith(APP_BASE + "/page?repo=acme%2Fwidget&")
+        assert verify(page["url"], world.secret, world.inst.client_key)["sub"] == world.alice.uuid
+        assert page["options"]["isFullPage"] is True
+        assert f"frame-src {APP_BASE}" in r.headers["content-security-policy"]
+        assert 'aria-current="page"' in r.text  # the sidebar entry is active
+
+    def test_unknown_module_is_404(self, client: TestClient, world: World) -> None:
+        assert client.get("/acme/widget/addon/com.example.app/nope").status_code == 404
+        assert client.get("/acme/widget/addon/com.example.app/repo-panel").status_code == 404
+
+    def test_anonymous_viewer_of_a_private_repository_gets_no_page(
+        self, client: TestClient, world: World
+    ) -> None:
+        client.cookies.clear()
+        r = client.get("/acme/widget/addon/com.example.app/dashboard", follow_redirects=False)
+        assert r.status_code in (303, 404)
+
+
+class TestPullRequest:
+    def test_pr_panel_carries_the_pull_request_id(
+        self, db: Session, settings: Settings, client: TestClient, world: World
+    ) -> None:
+        from appdock.repo.service import RepoService
+        from tests.factories.repo import subject_of
+
+        ctx = RepoService(db, settings).get("acme", "widget", subject_of(world.alice))
+        make_branch(settings, ctx, "feature", {"f.txt": "x\n"})
+        pr = open_pr(db, settings, world.alice, ctx, "feature")
+        r = client.get(f"/acme/widget/pull-requests/{pr.pr.number}")
+        assert r.status_code == 200
+        shown = frames(r.text)
+        assert "repo-panel" not in shown
+        url = shown["pr-panel"]["url"]
+        assert url.startswith(f"{APP_BASE}/pr-panel?pr={pr.pr.number}&")
+        verify(url, world.secret, world.inst.client_key)
+        assert f"frame-src {APP_BASE}" in r.headers["content-security-policy"]
+
+
+class TestEscaping:
+    def test_app_supplied_names_are_escaped_everywhere(
+        self, db: Session, client: TestClient, world: World
+    ) -> None:
+        raw = ui_descriptor(
+            "com.example.evil",
+            repoPages=[
+                {
+                    "key": "evil-page",
+                    "name": {"value": EVIL},
+                    "url": "/p",
+                    "location": "org.bitbucket.repository.navigation",
+                }
+            ],
+            webPanels=[
+                {
+                    "key": "evil-panel",
+                    "name": {"value": EVIL},
+                    "url": "/x?<script>={repository.full_name}",
+                    "location": "org.bitbucket.repository.overview.informationPanel",
+                    "tooltip": {"value": EVIL},
+                }
+            ],
+        )
+        raw["name"] = EVIL
+        make_installation(db, world.acme, world.alice, key="com.example.evil", raw=raw)
+        for path in ("/acme/widget", "/acme/widget/addon/com.example.evil/evil-page"):
+            text = client.get(path).text
+            assert "<script>alert(1)" not in text
+            assert "<img src=x" not in text
+            assert "&lt;script&gt;alert(1)" in text
