@@ -25,6 +25,7 @@ from appdock.auth.deps import DbDep, SettingsDep
 from appdock.core.errors import AppdockError, BadRequest, NotFound
 from appdock.core.markup import render_markdown
 from appdock.core.subject import AuthSubject
+from appdock.core.urls import Urls
 from appdock.git import (
     Commit,
     GitRepo,
@@ -35,6 +36,7 @@ from appdock.git import (
     parse_unified_diff,
 )
 from appdock.repo.context import RepoContext
+from appdock.repo.schemas import branch_read, commit_read
 from appdock.repo.service import Permission, RepoService
 from appdock.repo.source import (
     blob_media_type,
@@ -259,6 +261,13 @@ def attach_page_modules(
     ``request.state.page_modules``; templates get them as ``connect``)."""
     hook = getattr(request.app.state, "page_modules", None)
     return hook(request, db, settings, ctx, int(perm), viewer) if hook is not None else None
+
+
+def page_modules(request: Request) -> Any:
+    """This page's app modules (``connect.ui.pages.PageModules``), or None without the app
+    platform. Views add context objects to it: ``add_object(root, factory)``,
+    ``add_rows(root, {name: factory})``; factories run only when a module is resolved."""
+    return getattr(request.state, "page_modules", None)
 
 
 def finish_page(request: Request, response: HTMLResponse) -> HTMLResponse:
@@ -784,8 +793,13 @@ def branch_commits_page(
     path: str | None = None,
 ) -> Response:
     svc, ctx, repo, _ = _load(request, db, settings, viewer, workspace, repo_slug)
-    if svc.git(ctx.repo).branch(name) is None:
+    branch = svc.git(ctx.repo).branch(name)
+    if branch is None:
         raise NotFound(f"branch {name!r} not found")
+    modules = page_modules(request)
+    if modules is not None and branch.commit is not None:
+        urls = Urls(settings.base_url)
+        modules.add_object("branch", lambda: branch_read(ctx, branch, urls).model_dump(mode="json"))
     return _commit_list(request, svc, ctx, repo, f"refs/heads/{name}", page, path)
 
 
@@ -831,6 +845,10 @@ def commit_page(
         commit = git.commit(rev)
     except RevisionNotFound as exc:
         raise NotFound(f"commit {rev!r} not found") from exc
+    modules = page_modules(request)
+    if modules is not None:
+        urls = Urls(settings.base_url)
+        modules.add_object("commit", lambda: commit_read(ctx, commit, urls).model_dump(mode="json"))
     old, new = diff_revisions(git, commit.hash)
     files = parse_unified_diff(git.diff(old, new), max_lines=MAX_DIFF_LINES)
     shown = sum(len(h.lines) for f in files for h in f.hunks)
@@ -889,6 +907,17 @@ def branches_page(
                 v.behind, v.ahead = int(counts[0]), int(counts[1])
         views.append(v)
     tags = [ref_view(t, None) for t in sorted(git.tags(), key=lambda r: r.name, reverse=True)]
+    modules = page_modules(request)
+    if modules is not None:
+        urls = Urls(settings.base_url)
+        modules.add_rows(
+            "branch",
+            {
+                b.name: (lambda b=b: branch_read(ctx, b, urls).model_dump(mode="json"))
+                for b in branches[:200]
+                if b.commit is not None
+            },
+        )
     return _page(
         request,
         "repo/branches.html",

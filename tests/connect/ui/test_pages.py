@@ -3,6 +3,7 @@ full page, pull request panels; signed URLs, who sees what, uninstall, condition
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -248,3 +249,134 @@ class TestEscaping:
             assert "<script>alert(1)" not in text
             assert "<img src=x" not in text
             assert "&lt;script&gt;alert(1)" in text
+
+
+def items_descriptor() -> dict[str, Any]:
+    def item(key: str, location: str, url: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "key": key,
+            "name": {"value": key.title()},
+            "url": url,
+            "location": location,
+            **extra,
+        }
+
+    return ui_descriptor(
+        "com.example.items",
+        repoPages=[],
+        webPanels=[],
+        webItems=[
+            item("repo-action", "org.bitbucket.repository.actions", "https://docs.example.org/x"),
+            item(
+                "open-page",
+                "org.bitbucket.repository.actions",
+                "/report?repo={repository.full_name}",
+                target={"type": "page"},
+            ),
+            item("branch-row", "org.bitbucket.branch.list.actions", "/b?name={branch.name}"),
+            item("branch-action", "org.bitbucket.branch.summary.actions", "/bs?n={branch.name}"),
+            item("branch-info", "org.bitbucket.branch.summary.info", "/bi"),
+            item("commit-action", "org.bitbucket.commit.summary.actions", "/c?h={commit.hash}"),
+            item("commit-info", "org.bitbucket.commit.summary.info", "/ci"),
+            item(
+                "pr-dialog",
+                "org.bitbucket.pullrequest.summary.actions",
+                "/dialog?pr={pullrequest.id}",
+                target={"type": "dialog", "options": {"width": "400px"}},
+            ),
+            item("pr-info", "org.bitbucket.pullrequest.summary.info", "/pi"),
+            item("in-section", "tools-section", "/s"),
+            item(
+                "hidden",
+                "org.bitbucket.repository.actions",
+                "/h",
+                conditions=[{"condition": "user_is_logged_in", "invert": True}],
+            ),
+        ],
+        webSections=[
+            {
+                "key": "tools-section",
+                "name": {"value": "Tools"},
+                "location": "org.bitbucket.repository.actions",
+            }
+        ],
+    )
+
+
+def element(page: str, module_key: str) -> str:
+    """The HTML element an app item rendered as."""
+    start = page.index(f'data-module-key="{module_key}"')
+    begin = page.rindex("<", 0, start)
+    return page[begin : page.index("</a>", start)]
+
+
+class TestWebItems:
+    @pytest.fixture
+    def items(self, db: Session, world: World) -> str:
+        _, secret = make_installation(
+            db,
+            world.acme,
+            world.alice,
+            key="com.example.items",
+            raw=items_descriptor(),
+            scopes="account pullrequest",
+        )
+        return secret
+
+    def test_repository_actions_links_pages_and_sections(
+        self, client: TestClient, world: World, items: str
+    ) -> None:
+        page = overview(client).text
+        assert 'href="https://docs.example.org/x' in element(page, "repo-action")
+        assert 'href="/acme/widget/addon/com.example.items/open-page"' in element(page, "open-page")
+        assert ">Tools</span>" in page and "in-section" in page
+        assert 'data-module-key="hidden"' not in page  # a condition the viewer fails
+
+    def test_page_target_opens_as_a_full_page(
+        self, client: TestClient, world: World, items: str
+    ) -> None:
+        r = client.get("/acme/widget/addon/com.example.items/open-page")
+        assert r.status_code == 200
+        url = frames(r.text)["open-page"]["url"]
+        assert url.startswith(APP_BASE + "/report?repo=acme%2Fwidget&")
+        assert "jwt=" in url
+        # a webItem without a page target has no full page
+        assert client.get("/acme/widget/addon/com.example.items/repo-action").status_code == 404
+
+    def test_branch_rows_and_branch_summary_carry_the_branch(
+        self, client: TestClient, world: World, items: str
+    ) -> None:
+        page = client.get("/acme/widget/branches").text
+        assert "/b?name=main&amp;" in element(page, "branch-row")
+        page = client.get("/acme/widget/commits/branch/main").text
+        assert "/bs?n=main&amp;" in element(page, "branch-action")
+        assert 'data-module-key="branch-info"' in page
+        assert 'data-module-key="branch-row"' not in page
+
+    def test_commit_summary_carries_the_commit(
+        self, client: TestClient, settings: Settings, world: World, items: str
+    ) -> None:
+        match = re.search(r"/acme/widget/commits/([0-9a-f]{40})", client.get("/acme/widget").text)
+        assert match is not None
+        sha = match.group(1)
+        page = client.get(f"/acme/widget/commits/{sha}").text
+        assert f"/c?h={sha}&amp;" in element(page, "commit-action")
+        assert 'data-module-key="commit-info"' in page
+
+    def test_pull_request_dialog_and_info(
+        self, db: Session, settings: Settings, client: TestClient, world: World, items: str
+    ) -> None:
+        from appdock.repo.service import RepoService
+        from tests.factories.repo import subject_of
+
+        ctx = RepoService(db, settings).get("acme", "widget", subject_of(world.alice))
+        make_branch(settings, ctx, "feature", {"f.txt": "x\n"})
+        pr = open_pr(db, settings, world.alice, ctx, "feature")
+        r = client.get(f"/acme/widget/pull-requests/{pr.pr.number}")
+        dialog = frames(r.text)["pr-dialog"]
+        assert dialog["kind"] == "dialog"
+        assert dialog["url"].startswith(f"{APP_BASE}/dialog?pr={pr.pr.number}&")
+        assert 'class="adk-web-item adk-dialog-trigger"' in element(r.text, "pr-dialog")
+        assert 'data-module-key="pr-info"' in r.text
+        assert f"frame-src {APP_BASE}" in r.headers["content-security-policy"]
+        assert "host.js" in r.text

@@ -63,6 +63,22 @@ ACCOUNT_ADMIN = "org.bitbucket.account.admin"
 ObjectsFactory = Callable[[], dict[str, Any]]
 
 
+ITEM_TYPES = frozenset({"webItems"})
+
+
+@dataclass(frozen=True)
+class ItemGroup:
+    """Web items shown together: ``label`` is a webSection's name (None: no section)."""
+
+    label: str | None
+    app_name: str | None
+    modules: list[RenderedModule]
+
+
+def _targets_page(module: InstalledModule) -> bool:
+    return str((module.target or {}).get("type", "")).lower() == "page"
+
+
 def _sort_key(module: RenderedModule) -> tuple[int, str, str, str]:
     return (module.weight, module.name.casefold(), module.app_key, module.module_key)
 
@@ -97,6 +113,7 @@ class PageModules:
         self._modules: list[InstalledModule] | None = None
         self.setup = setup
         self._extra: dict[str, ObjectsFactory] = {}
+        self._rows: dict[str, dict[str, Callable[[], Any]]] = {}
         self._objects: dict[str, Any] | None = None
         self._memo: dict[tuple[Any, ...], Resolution] = {}
         self.resolutions: list[Resolution] = []
@@ -141,14 +158,14 @@ class PageModules:
     # -- resolution -----------------------------------------------------------------------------
     def _candidates(
         self,
-        location: str | None,
+        locations: frozenset[str] | None,
         module_types: Collection[str] | None,
         predicate: Callable[[InstalledModule], bool] | None = None,
     ) -> list[InstalledModule]:
         return [
             m
             for m in self.modules
-            if (location is None or m.location == location)
+            if (locations is None or m.location in locations)
             and (module_types is None or m.module_type in module_types)
             and (predicate is None or predicate(m))
         ]
@@ -195,46 +212,102 @@ class PageModules:
             seen.add(rendered.container_id)
         return merged
 
+    def add_rows(self, root: str, factories: Mapping[str, Callable[[], Any]]) -> None:
+        """Per-row context objects (one ``branch`` per row of the branch list), picked with
+        ``row=(root, name)`` in :meth:`at` / :meth:`items` and built only if needed."""
+        self._rows.setdefault(root, {}).update(factories)
+
+    def _row_objects(self, row: tuple[str, str] | None) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        factory = self._rows.get(row[0], {}).get(row[1])
+        return {row[0]: factory()} if factory is not None else None
+
     def at(
         self,
-        location: str | None,
+        location: str | Collection[str] | None,
         *,
         module_types: Collection[str] | None = None,
         page_links: bool = False,
-        objects: Mapping[str, Any] | None = None,
-        key: str = "",
+        row: tuple[str, str] | None = None,
     ) -> list[RenderedModule]:
-        """The modules this viewer sees at ``location`` (and/or of ``module_types``), sorted.
-        ``objects`` adds context roots for this call only (a branch row, a file); give a ``key``
-        that tells such calls apart (they are memoised per page)."""
+        """The modules this viewer sees at ``location`` (one or several; and/or of
+        ``module_types``), sorted by weight then name. ``row`` adds a per-row context object
+        registered with :meth:`add_rows`. Results are memoised per page."""
+        if location is None:
+            locations = None
+        elif isinstance(location, str):
+            locations = frozenset({location})
+        else:
+            locations = frozenset(location)
         types = frozenset(module_types) if module_types is not None else None
-        memo_key = (location, types, page_links, key)
+        memo_key = (locations, types, page_links, row)
         found = self._memo.get(memo_key)
         if found is None:
-            candidates = self._candidates(location, types)
+            candidates = self._candidates(locations, types)
             if not candidates:
                 return []
             found = self._resolve(
-                candidates, objects=objects, module_types=types, page_links=page_links
+                candidates,
+                objects=self._row_objects(row),
+                module_types=types,
+                page_links=page_links,
             )
             self._memo[memo_key] = found
             self.resolutions.append(found)
         return found.modules
 
+    def items(self, location: str, *, row: tuple[str, str] | None = None) -> list[ItemGroup]:
+        """The webItems at ``location``: first those placed there directly, then one titled
+        group per webSection at ``location`` (its items name the section key, or
+        ``location/key``, as their location)."""
+        if not self.apps:
+            return []
+        groups: list[ItemGroup] = []
+        direct = self.at(location, module_types=ITEM_TYPES, row=row)
+        if direct:
+            groups.append(ItemGroup(label=None, app_name=None, modules=direct))
+        sections = sorted(
+            (s for app in self.apps for s in app.sections if s.location == location),
+            key=lambda s: (s.weight, s.name.casefold(), s.app_key, s.key),
+        )
+        for section in sections:
+            names = {section.key, f"{location}/{section.key}"}
+            modules = [
+                m
+                for m in self.at(names, module_types=ITEM_TYPES, row=row)
+                if m.app_key == section.app_key
+            ]
+            if modules:
+                groups.append(
+                    ItemGroup(label=section.name, app_name=modules[0].app_name, modules=modules)
+                )
+        return groups
+
     def one(
         self, app_key: str, module_key: str, module_types: Collection[str]
     ) -> RenderedModule | None:
-        """A single module (a full page); ``None`` when hidden or unknown."""
+        """A single module (a full page); ``None`` when hidden or unknown. A webItem whose
+        target is ``page`` is shown as a full page too (Bitbucket opens it in the host)."""
         types = frozenset(module_types)
         memo_key = ("one", app_key, module_key, types)
         found = self._memo.get(memo_key)
         if found is None:
-            candidates = self._candidates(
-                None, types, lambda m: m.app_key == app_key and m.module_key == module_key
-            )
+            candidates = [
+                replace(m, module_type="generalPages", target=None)
+                if m.module_type == "webItems"
+                else m
+                for m in self._candidates(
+                    None,
+                    types,
+                    lambda m: m.app_key == app_key
+                    and m.module_key == module_key
+                    and (m.module_type != "webItems" or _targets_page(m)),
+                )
+            ]
             if not candidates:
                 return None
-            found = self._resolve(candidates, objects=None, module_types=types, page_links=False)
+            found = self._resolve(candidates, objects=None, module_types=None, page_links=False)
             self._memo[memo_key] = found
             self.resolutions.append(found)
         return found.modules[0] if found.modules else None
@@ -489,7 +562,7 @@ def repository_addon_page(
     perm = svc.permission_of(subject, ctx.repo)
     repo = repo_view(ctx, perm, settings.base_url)
     page = attach_repository_page(request, db, settings, ctx, int(perm), viewer)
-    module = page.one(app_key, module_key, {"repoPages"})
+    module = page.one(app_key, module_key, {"repoPages", "webItems"})
     if module is None:
         raise NotFound(f"no app page {app_key}/{module_key} on repository {ctx.full_name}")
     active = f"addon:{app_key}:{module_key}"

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from appdock.connect.service import granted_scopes, installations_serving, shared_secret_of
 from appdock.connect.store import ConnectStore
-from appdock.connect.ui.resolver import InstalledModule, modules_from_descriptor
+from appdock.connect.ui.resolver import DEFAULT_WEIGHT, InstalledModule, modules_from_descriptor
 from appdock.core.scopes import closure
 from appdock.models import Installation
 
@@ -54,6 +54,18 @@ class LinkerSpec:
 
 
 @dataclass(frozen=True)
+class SectionSpec:
+    """One ``webSections`` module: a titled group of web items at ``location``. Its items name
+    the section as their location (``key``, or ``location/key`` as Atlassian's other hosts do)."""
+
+    app_key: str
+    key: str
+    name: str
+    location: str
+    weight: int
+
+
+@dataclass(frozen=True)
 class AppModules:
     """Everything one installation contributes to pages."""
 
@@ -64,6 +76,7 @@ class AppModules:
     base_url: str
     modules: tuple[InstalledModule, ...]
     linkers: tuple[LinkerSpec, ...]
+    sections: tuple[SectionSpec, ...] = ()
 
 
 _CacheKey = tuple[int, str, str]
@@ -140,6 +153,32 @@ def _linkers(inst: Installation, descriptor: Mapping[str, Any]) -> tuple[LinkerS
     return tuple(found)
 
 
+def _sections(inst: Installation, descriptor: Mapping[str, Any]) -> tuple[SectionSpec, ...]:
+    modules = descriptor.get("modules")
+    raw = modules.get("webSections") if isinstance(modules, Mapping) else None
+    if not isinstance(raw, list):
+        return ()
+    found = []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            continue
+        key, location = item.get("key"), item.get("location")
+        if not (isinstance(key, str) and key and isinstance(location, str) and location):
+            continue
+        name = item.get("name")
+        label = str(name.get("value") or "") if isinstance(name, Mapping) else ""
+        try:
+            weight = int(item.get("weight", DEFAULT_WEIGHT))
+        except (TypeError, ValueError):
+            weight = DEFAULT_WEIGHT
+        found.append(
+            SectionSpec(
+                app_key=inst.app_key, key=key, name=label or key, location=location, weight=weight
+            )
+        )
+    return tuple(found)
+
+
 def app_modules(
     inst: Installation, secret_key: str, cache: ModuleCache | None = None
 ) -> AppModules:
@@ -166,6 +205,7 @@ def app_modules(
         base_url=inst.base_url,
         modules=tuple(modules),
         linkers=_linkers(inst, descriptor),
+        sections=_sections(inst, descriptor),
     )
     cache.put(key, value)
     return value
