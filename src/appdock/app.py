@@ -127,6 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # App modules in the host's pages (issue 7): repository and pull request views call this hook.
     state["page_modules"] = connect_pages.attach_repository_page
     state["repo_nav"].append(connect_pages.repository_nav)
+    state["workspace_settings_sources"] = [connect_pages.settings_nav]
+    state["account_settings_sources"] = [connect_pages.settings_nav]
+    state["workspace_fragments"].insert(0, connect_pages.profile_tabs_fragment)
 
     app = FastAPI(
         title="appdock", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -167,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(issue_views.router)
     app.include_router(webhook_views.router)
     app.include_router(connect_views.router)
+    app.include_router(connect_pages.account_router)
     app.include_router(connect_pages.router)
     app.router.routes.extend(githttp.git_routes())
     # Catch-all page routes (/{workspace}, /{workspace}/{repo}) come last so specific paths win.

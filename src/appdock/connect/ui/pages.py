@@ -25,10 +25,13 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from appdock.account import schemas as account_schemas
+from appdock.account.service import AccountService
 from appdock.account.store import AccountStore
+from appdock.account.views import workspace_for_page
 from appdock.auth import csrf
 from appdock.auth.deps import DbDep, SettingsDep
 from appdock.config import Settings
@@ -45,13 +48,14 @@ from appdock.connect.ui.resolver import (
 from appdock.connect.ui.service import AppModules, UiModuleService
 from appdock.core.errors import NotFound
 from appdock.core.urls import Urls
+from appdock.models import Workspace
 from appdock.repo import schemas as repo_schemas
 from appdock.repo.context import RepoContext
 from appdock.repo.service import Permission as RepoPermission
 from appdock.repo.service import RepoService
 from appdock.repo.views import repo_nav_items, repo_view
-from appdock.web.deps import Viewer, ViewerView, csrf_protect, viewer_subject
-from appdock.web.templating import render
+from appdock.web.deps import LoggedIn, Viewer, ViewerView, csrf_protect, viewer_subject
+from appdock.web.templating import render, templates
 
 PANELS_REPOSITORY = "org.bitbucket.repository.overview.informationPanel"
 PANELS_PULLREQUEST = "org.bitbucket.pullrequest.overview.informationPanel"
@@ -93,7 +97,9 @@ class PageSetup:
     objects: ObjectsFactory  # REST 2.0 JSON by context root (repository, user, workspace...)
     principal: Callable[[int], dict[str, Any]]  # install account id → its REST JSON
     evaluation: EvaluationContext
-    addon_page_url: AddonPageUrl | None = None
+    # module type → (app_key, module_key) → the host page showing that module full page;
+    # "*" for the other types (a webItem whose target is a page)
+    addon_page_urls: Mapping[str, AddonPageUrl] = field(default_factory=dict)
     addon_page_template: str | None = None
     page_target: str | None = None
     page_context: dict[str, str | int] = field(default_factory=dict)
@@ -134,6 +140,19 @@ class PageModules:
 
     def _principal_of(self, app_key: str) -> int:
         return next((a.workspace_id for a in self.apps if a.app_key == app_key), 0)
+
+    def _addon_page_url(self, app_key: str, module_key: str) -> str:
+        urls = self.setup.addon_page_urls
+        kind = next(
+            (
+                m.module_type
+                for m in self.modules
+                if (m.app_key, m.module_key) == (app_key, module_key)
+            ),
+            "*",
+        )
+        build = urls.get(kind) or urls.get("*")
+        return build(app_key, module_key) if build is not None else "#"
 
     # -- page objects ---------------------------------------------------------------------------
     def add_object(self, root: str, factory: Callable[[], Any]) -> None:
@@ -192,7 +211,7 @@ class PageModules:
                 host_base_url=self.setup.host_base_url,
                 viewer_uuid=self.setup.viewer_uuid,
                 objects=group_objects,
-                addon_page_url=self.setup.addon_page_url,
+                addon_page_url=self._addon_page_url if self.setup.addon_page_urls else None,
             )
             merged.extend(
                 resolve(
@@ -300,9 +319,11 @@ class PageModules:
                 for m in self._candidates(
                     None,
                     types,
-                    lambda m: m.app_key == app_key
-                    and m.module_key == module_key
-                    and (m.module_type != "webItems" or _targets_page(m)),
+                    lambda m: (
+                        m.app_key == app_key
+                        and m.module_key == module_key
+                        and (m.module_type != "webItems" or _targets_page(m))
+                    ),
                 )
             ]
             if not candidates:
@@ -374,8 +395,8 @@ def _principal_factory(session: Session, urls: Urls) -> Callable[[int], dict[str
     return principal
 
 
-def addon_page_href(workspace: str, repo_slug: str, app_key: str, module_key: str) -> str:
-    return f"/{workspace}/{repo_slug}/addon/{quote(app_key, safe='')}/{quote(module_key, safe='')}"
+def _join(prefix: str, app_key: str, module_key: str) -> str:
+    return f"{prefix}/{quote(app_key, safe='')}/{quote(module_key, safe='')}"
 
 
 def repository_page(
@@ -431,7 +452,10 @@ def repository_page(
             scm="git",
             file_exists=file_exists,
         ),
-        addon_page_url=lambda app, mod: addon_page_href(ws_slug, repo_slug, app, mod),
+        addon_page_urls={
+            "adminPages": lambda app, mod: _join(f"/{ws_slug}/{repo_slug}/admin/addon", app, mod),
+            "*": lambda app, mod: _join(f"/{ws_slug}/{repo_slug}/addon", app, mod),
+        },
         addon_page_template=f"/{ws_slug}/{repo_slug}/addon/{{app_key}}/{{module_key}}",
         page_target="repository",
         page_context={"repository": f"{ws_slug}/{repo_slug}"},
@@ -442,22 +466,42 @@ def repository_page(
     return page
 
 
+ADMIN_ROLES = frozenset({"admin", "owner"})
+
+
+def account_addon_urls(workspace: Workspace) -> dict[str, AddonPageUrl]:
+    """Where an account's full-page modules live: settings pages and profile tabs."""
+    slug = workspace.slug
+    settings_base = (
+        "/account/settings/addon"
+        if workspace.kind == "personal"
+        else f"/{slug}/workspace/settings/addon"
+    )
+    return {
+        "adminPages": lambda app, mod: _join(settings_base, app, mod),
+        "profileTabs": lambda app, mod: _join(f"/{slug}/workspace/profile/addon", app, mod),
+    }
+
+
 def account_page(
     request: Request,
     session: Session,
     settings: Settings,
-    workspace: Any,
-    viewer_id: int | None,
+    workspace: Workspace,
+    viewer: ViewerView | None,
     *,
-    viewer_uuid: str | None = None,
-    is_admin: bool = False,
-    target_user: dict[str, Any] | None = None,
+    store: bool = True,
 ) -> PageModules:
-    """The modules of an account page (workspace settings, a user or workspace profile):
-    the apps installed on ``workspace`` (a ``models.Workspace``)."""
+    """The modules of an account page (its settings, its profile): the apps installed on
+    ``workspace``. ``target_user`` is the user of a personal account. ``store``: keep them as
+    this page's modules (``request.state.page_modules``); a settings sidebar does not."""
     urls = Urls(settings.base_url)
     service = UiModuleService(session, settings.secret)
+    accounts = AccountStore(session)
     workspace_id = workspace.id
+    viewer_id = viewer.id if viewer else None
+    membership = accounts.membership(workspace_id, viewer_id) if viewer_id else None
+    role = membership.role if membership else None
 
     def apps() -> list[AppModules]:
         return service.for_account(workspace_id)
@@ -469,24 +513,32 @@ def account_page(
         user = _viewer_json(session, viewer_id, urls)
         if user is not None:
             found["user"] = user
-        if target_user is not None:
-            found["target_user"] = target_user
+        if workspace.kind == "personal" and workspace.owner_user_id is not None:
+            target = _viewer_json(session, workspace.owner_user_id, urls)
+            if target is not None:
+                found["target_user"] = target
         return found
 
-    level = Permission.ADMIN if is_admin else Permission.NONE
+    level = (
+        Permission.ADMIN
+        if role in ADMIN_ROLES
+        else (Permission.READ if role is not None else Permission.NONE)
+    )
     setup = PageSetup(
         host_base_url=settings.base_url,
-        viewer_uuid=viewer_uuid,
+        viewer_uuid=viewer.uuid if viewer else None,
         csrf_token=csrf.token_for(request, settings),
         objects=objects,
         principal=_principal_factory(session, urls),
         evaluation=EvaluationContext(logged_in=viewer_id is not None, workspace_permission=level),
+        addon_page_urls=account_addon_urls(workspace),
         page_target="workspace",
         page_context={"workspace": workspace.slug},
-        debug=is_admin,
+        debug=level >= Permission.ADMIN,
     )
     page = PageModules(apps, setup)
-    request.state.page_modules = page
+    if store:
+        request.state.page_modules = page
     return page
 
 
@@ -503,6 +555,8 @@ def repository_nav(request: Request, repo: Any) -> list[dict[str, Any]]:
     if page is None:
         return []
     items = page.at(NAVIGATION, module_types={"repoPages", "webItems"}, page_links=True)
+    if getattr(repo, "can_admin", False):
+        items = items + page.at(REPOSITORY_ADMIN, module_types={"adminPages"}, page_links=True)
     entries = []
     for module in items:
         href = module.url if module.kind != "dialog" else "#"
@@ -522,6 +576,8 @@ def repository_nav(request: Request, repo: Any) -> list[dict[str, Any]]:
 # -- full pages ----------------------------------------------------------------------------------
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
+# fixed paths that would otherwise match /{workspace}/{repo_slug}/addon/...: included first
+account_router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
 
 def attach_repository_page(
@@ -573,6 +629,211 @@ def repository_addon_page(
             "repo": repo,
             "nav": repo_nav_items(request, repo, active),
             "active": active,
+            "module": module,
+            "connect": page,
+        },
+    )
+    return page.apply(response)
+
+
+@router.get(
+    "/{workspace}/{repo_slug}/admin/addon/{app_key}/{module_key}", response_class=HTMLResponse
+)
+def repository_admin_page(
+    request: Request,
+    workspace: str,
+    repo_slug: str,
+    app_key: str,
+    module_key: str,
+    viewer: LoggedIn,
+    db: DbDep,
+    settings: SettingsDep,
+) -> Response:
+    """An ``adminPages`` module of the repository settings (repository admins only)."""
+    svc = RepoService(db, settings)
+    subject = viewer_subject(viewer)
+    ctx = svc.get(workspace, repo_slug, subject, RepoPermission.READ)
+    perm = svc.permission_of(subject, ctx.repo)
+    if perm < RepoPermission.ADMIN:
+        raise NotFound(f"repository {ctx.full_name} has no settings you can change")
+    repo = repo_view(ctx, perm, settings.base_url)
+    page = attach_repository_page(request, db, settings, ctx, int(perm), viewer)
+    module = page.one(app_key, module_key, {"adminPages"})
+    if module is None or module.location != REPOSITORY_ADMIN:
+        raise NotFound(f"no settings page {app_key}/{module_key} on repository {ctx.full_name}")
+    active = f"addon:{app_key}:{module_key}"
+    response = render(
+        request,
+        "connect/repo_page.html",
+        {
+            "repo": repo,
+            "nav": repo_nav_items(request, repo, active),
+            "active": active,
+            "module": module,
+            "connect": page,
+        },
+    )
+    return page.apply(response)
+
+
+# -- account pages -------------------------------------------------------------------------------
+
+
+def _settings_nav_entries(page: PageModules) -> list[dict[str, Any]]:
+    return [
+        {"key": f"addon:{m.app_key}:{m.module_key}", "label": m.name, "href": m.url}
+        for m in page.at(ACCOUNT_ADMIN, module_types={"adminPages"}, page_links=True)
+    ]
+
+
+def settings_nav(request: Request, slug: str | None = None) -> list[dict[str, Any]]:
+    """Settings sidebar entries for the adminPages of the apps on an account: the workspace
+    ``slug``, or the viewer's own account. Only for the account's administrators. Used by
+    ``templates/workspace/settings_nav.html`` and ``account/settings_nav.html``."""
+    viewer = getattr(request.state, "viewer", None)
+    if viewer is None:
+        return []
+    state = request.app.state
+    session = state.read_session_factory()
+    try:
+        accounts = AccountStore(session)
+        ws = (
+            accounts.workspace_by_slug(slug)
+            if slug is not None
+            else accounts.personal_workspace(viewer.id)
+        )
+        membership = accounts.membership(ws.id, viewer.id) if ws is not None else None
+        if ws is None or membership is None or membership.role not in ADMIN_ROLES:
+            return []
+        page = account_page(request, session, state.settings, ws, viewer, store=False)
+        return _settings_nav_entries(page)
+    finally:
+        session.close()
+
+
+def _admin_account(db: Session, viewer: ViewerView, slug: str | None) -> Workspace:
+    accounts = AccountStore(db)
+    ws = (
+        accounts.workspace_by_slug(slug)
+        if slug is not None
+        else accounts.personal_workspace(viewer.id)
+    )
+    membership = accounts.membership(ws.id, viewer.id) if ws is not None else None
+    if ws is None or membership is None or membership.role not in ADMIN_ROLES:
+        raise NotFound(f"workspace {slug or viewer.username!r} not found")
+    return ws
+
+
+def _account_admin_page(
+    request: Request,
+    db: Session,
+    settings: Settings,
+    viewer: ViewerView,
+    ws: Workspace,
+    app_key: str,
+    module_key: str,
+) -> Response:
+    page = account_page(request, db, settings, ws, viewer)
+    module = page.one(app_key, module_key, {"adminPages"})
+    if module is None or module.location != ACCOUNT_ADMIN:
+        raise NotFound(f"no settings page {app_key}/{module_key} on account {ws.slug}")
+    response = render(
+        request,
+        "connect/account_page.html",
+        {
+            "scope_kind": "account" if ws.kind == "personal" else "workspace",
+            "ws": {"slug": ws.slug, "name": ws.name, "kind": ws.kind},
+            "active": f"addon:{app_key}:{module_key}",
+            "module": module,
+            "connect": page,
+        },
+    )
+    return page.apply(response)
+
+
+@router.get(
+    "/{workspace}/workspace/settings/addon/{app_key}/{module_key}", response_class=HTMLResponse
+)
+def workspace_admin_page(
+    request: Request,
+    workspace: str,
+    app_key: str,
+    module_key: str,
+    viewer: LoggedIn,
+    db: DbDep,
+    settings: SettingsDep,
+) -> Response:
+    """An ``adminPages`` module in a workspace's settings (its administrators only)."""
+    ws = _admin_account(db, viewer, workspace)
+    return _account_admin_page(request, db, settings, viewer, ws, app_key, module_key)
+
+
+@account_router.get("/account/settings/addon/{app_key}/{module_key}", response_class=HTMLResponse)
+def account_admin_page(
+    request: Request,
+    app_key: str,
+    module_key: str,
+    viewer: LoggedIn,
+    db: DbDep,
+    settings: SettingsDep,
+) -> Response:
+    """An ``adminPages`` module in the viewer's own account settings."""
+    ws = _admin_account(db, viewer, None)
+    return _account_admin_page(request, db, settings, viewer, ws, app_key, module_key)
+
+
+# -- profile tabs --------------------------------------------------------------------------------
+
+
+def _profile_tabs(page: PageModules) -> list[RenderedModule]:
+    return page.at(None, module_types={"profileTabs"}, page_links=True)
+
+
+def profile_tabs_fragment(request: Request, ws: Workspace, viewer_id: int | None) -> Markup:
+    """``app.state.workspace_fragments``: the app tabs of a user or workspace profile page."""
+    state = request.app.state
+    viewer = getattr(request.state, "viewer", None)
+    session = state.read_session_factory()
+    try:
+        page = account_page(request, session, state.settings, ws, viewer, store=False)
+        tabs = _profile_tabs(page)
+        if not tabs:
+            return Markup("")
+        html = templates.get_template("connect/_profile_tabs.html").render(
+            tabs=tabs, ws_slug=ws.slug, active=None
+        )
+    finally:
+        session.close()
+    return Markup(html)  # noqa: S704 - a Jinja template (autoescaped)
+
+
+@router.get(
+    "/{workspace}/workspace/profile/addon/{app_key}/{module_key}", response_class=HTMLResponse
+)
+def profile_tab_page(
+    request: Request,
+    workspace: str,
+    app_key: str,
+    module_key: str,
+    viewer: Viewer,
+    db: DbDep,
+    settings: SettingsDep,
+) -> Response:
+    """A ``profileTabs`` module on a user's or a workspace's profile page (whoever can see it)."""
+    svc = AccountService(db, settings.secret)
+    ws, role = workspace_for_page(svc, workspace, viewer.id if viewer else None)
+    page = account_page(request, db, settings, ws, viewer)
+    module = page.one(app_key, module_key, {"profileTabs"})
+    if module is None:
+        raise NotFound(f"no profile tab {app_key}/{module_key} on {ws.slug}")
+    response = render(
+        request,
+        "connect/profile_page.html",
+        {
+            "ws": {"slug": ws.slug, "name": ws.name, "kind": ws.kind, "role": role},
+            "tabs": _profile_tabs(page),
+            "ws_slug": ws.slug,
+            "active": f"addon:{app_key}:{module_key}",
             "module": module,
             "connect": page,
         },
