@@ -8,6 +8,7 @@ repository page is :func:`repo_nav_items`; other domains add entries through
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -635,6 +636,10 @@ def _source_page(
                         directory=directory,
                     )
                 )
+    modules = page_modules(request)
+    if modules is not None:  # fileViews match on this; {file.*} context parameters
+        modules.add_object("file", lambda: _file_json(entry.name, path, commit, size, file))
+        modules.update_evaluation(file_is_binary=bool(file["binary"]))
     return _page(
         request,
         "repo/file.html",
@@ -643,10 +648,30 @@ def _source_page(
         {
             **common,
             "file": file,
+            "fileviewer": request.query_params.get("fileviewer", ""),
             "raw_url": f"{repo.html_url}/raw/{quote(ref, safe='/')}/{quote(path, safe='/')}",
             "history_url": f"{repo.html_url}/commits/{quote(commit)}?path={quote(path)}",
         },
     )
+
+
+def _file_json(
+    name: str, path: str, commit: str, size: int, file: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``file`` context object of app modules (REST 2.0 ``commit_file``, plus ``name`` and
+    the guessed ``mimetype`` fileViews match on)."""
+    guessed = mimetypes.guess_type(name, strict=False)[0]
+    mimetype = guessed or ("application/octet-stream" if file["binary"] else "text/plain")
+    return {
+        "type": "commit_file",
+        "path": path,
+        "escaped_path": path,
+        "name": name,
+        "size": size,
+        "mimetype": mimetype,
+        "attributes": ["binary"] if file["binary"] else [],
+        "commit": {"type": "commit", "hash": commit},
+    }
 
 
 @repository_router.get("/{workspace}/{repo_slug}/src", response_class=HTMLResponse)

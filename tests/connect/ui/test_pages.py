@@ -380,3 +380,72 @@ class TestWebItems:
         assert 'data-module-key="pr-info"' in r.text
         assert f"frame-src {APP_BASE}" in r.headers["content-security-policy"]
         assert "host.js" in r.text
+
+
+class TestFileViews:
+    @pytest.fixture
+    def viewers(self, db: Session, settings: Settings, world: World) -> tuple[str, str]:
+        from appdock.repo.service import RepoService
+        from tests.factories.repo import commit_files, subject_of
+
+        ctx = RepoService(db, settings).get("acme", "widget", subject_of(world.alice))
+        commit_files(
+            settings,
+            ctx.repo,
+            {"docs/guide.adoc": "= Guide\n", "Makefile": "all:\n", "data.json": "{}\n"},
+        )
+        raw = ui_descriptor(
+            "com.example.viewer",
+            repoPages=[],
+            webPanels=[],
+            fileViews=[
+                {
+                    "key": "asciidoc",
+                    "name": {"value": "Asciidoc viewer"},
+                    "url": "/render?repoPath={repo_path}&rev={file_cset}&filePath={file_path}",
+                    "file_matches": {"extensions": ["asciidoc", "adoc"]},
+                },
+                {
+                    "key": "makefile",
+                    "name": {"value": "Make graph"},
+                    "url": "/make?f={file.path}",
+                    "file_matches": {"filenames": ["Makefile"]},
+                },
+                {
+                    "key": "json",
+                    "name": {"value": "JSON tree"},
+                    "url": "/json?f={file.name}",
+                    "file_matches": {"mime_types": ["application/json"]},
+                },
+            ],
+        )
+        inst, secret = make_installation(
+            db, world.acme, world.alice, key="com.example.viewer", raw=raw
+        )
+        return secret, inst.client_key
+
+    def test_matching_viewer_is_offered_and_shown_when_chosen(
+        self, client: TestClient, world: World, viewers: tuple[str, str]
+    ) -> None:
+        page = client.get("/acme/widget/src/main/docs/guide.adoc").text
+        assert "?fileviewer=com.example.viewer%3Aasciidoc" in page
+        assert "Make graph" not in page and "JSON tree" not in page
+        assert 'class="file-viewer"' not in page  # the host's view until one is chosen
+        r = client.get(
+            "/acme/widget/src/main/docs/guide.adoc?fileviewer=com.example.viewer:asciidoc"
+        )
+        url = frames(r.text)["asciidoc"]["url"]
+        assert "/render?repoPath=acme%2Fwidget&rev=" in url
+        assert "&filePath=docs%2Fguide.adoc&" in url
+        assert verify(url, *viewers)["sub"] == world.alice.uuid
+        assert 'class="file-viewer"' in r.text
+        assert "= Guide" not in r.text
+
+    def test_file_names_and_mime_types_match(
+        self, client: TestClient, world: World, viewers: tuple[str, str]
+    ) -> None:
+        make = client.get("/acme/widget/src/main/Makefile").text
+        assert "Make graph" in make and "Asciidoc viewer" not in make
+        data = client.get("/acme/widget/src/main/data.json").text
+        assert "JSON tree" in data and "Make graph" not in data
+        assert "fileviewer" not in client.get("/acme/widget/src/main/README.md").text

@@ -154,6 +154,20 @@ class PageModules:
         build = urls.get(kind) or urls.get("*")
         return build(app_key, module_key) if build is not None else "#"
 
+    def update_evaluation(self, **changes: Any) -> None:
+        """Facts only the view knows (``file_is_binary`` on a file page)."""
+        self.setup.evaluation = replace(self.setup.evaluation, **changes)
+        self._memo.clear()
+
+    def file_viewers(
+        self, selected: str = ""
+    ) -> tuple[list[RenderedModule], RenderedModule | None]:
+        """The fileViews matching this page's ``file`` and the one chosen with
+        ``?fileviewer=<app key>:<module key>`` (None: the host's own view)."""
+        viewers = self.at(None, module_types={"fileViews"})
+        chosen = next((v for v in viewers if f"{v.app_key}:{v.module_key}" == selected), None)
+        return viewers, chosen
+
     # -- page objects ---------------------------------------------------------------------------
     def add_object(self, root: str, factory: Callable[[], Any]) -> None:
         """Another context root for this page (``pullrequest``, ``commit``, ``file``...), built
