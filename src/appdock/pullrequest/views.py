@@ -481,6 +481,8 @@ def pullrequest_page(
             "inline_path": row.inline_path,
             "inline_line": row.inline_to or row.inline_from,
         }
+        if modules is not None:  # app linkers (their regex matches become links)
+            item["html"] = modules.linkify(item["html"])
         comments.append(item)
         if row.inline_path:
             inline.setdefault(row.inline_path, []).append(item)

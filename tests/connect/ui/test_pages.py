@@ -449,3 +449,66 @@ class TestFileViews:
         data = client.get("/acme/widget/src/main/data.json").text
         assert "JSON tree" in data and "Make graph" not in data
         assert "fileviewer" not in client.get("/acme/widget/src/main/README.md").text
+
+
+class TestLinkers:
+    @pytest.fixture
+    def linked(self, db: Session, settings: Settings, app: Any, world: World) -> int:
+        raw = ui_descriptor(
+            "com.example.jira",
+            repoPages=[],
+            webPanels=[],
+            linkers=[
+                {"key": "issues", "regex": r"(?K)-(\d+)", "url": r"/browse/\1-\2"},
+                {"key": "evil", "regex": r"EVIL(\S+)", "url": r"https://x.example/?q=\1"},
+            ],
+        )
+        inst, _ = make_installation(db, world.acme, world.alice, key="com.example.jira", raw=raw)
+
+        def registered(
+            session: Session, pairs: list[tuple[int, str]]
+        ) -> dict[tuple[int, str], frozenset[str]]:
+            return {(inst.id, "issues"): frozenset({"PROJ"})}
+
+        app.state.linker_values = registered
+        return inst.id
+
+    def test_pull_request_description_and_comments_link_registered_keys(
+        self, db: Session, settings: Settings, client: TestClient, world: World, linked: int
+    ) -> None:
+        from appdock.pullrequest.service import PullRequestService
+        from appdock.repo.service import RepoService
+        from tests.factories.repo import subject_of
+
+        ctx = RepoService(db, settings).get("acme", "widget", subject_of(world.alice))
+        make_branch(settings, ctx, "feature", {"f.txt": "x\n"})
+        pr = open_pr(
+            db,
+            settings,
+            world.alice,
+            ctx,
+            "feature",
+            description='Fixes PROJ-12, not NOPE-3. EVIL"><script>alert(1)</script>',
+        )
+        PullRequestService(db, settings).add_comment(subject_of(world.alice), pr, "See PROJ-13")
+        db.commit()
+        page = client.get(f"/acme/widget/pull-requests/{pr.pr.number}").text
+        assert 'href="https://app.example.com/browse/PROJ-12"' in page
+        assert 'href="https://app.example.com/browse/PROJ-13"' in page
+        assert "browse/NOPE-3" not in page
+        assert "<script>alert(1)" not in page
+        assert 'href="https://x.example/?q=%22%3E%3Cscript%3Ealert%281%29%3C%2Fscript%3E"' in page
+
+    def test_commit_message_links(
+        self, db: Session, settings: Settings, client: TestClient, world: World, linked: int
+    ) -> None:
+        from appdock.repo.service import RepoService
+        from tests.factories.repo import commit_files, subject_of
+
+        ctx = RepoService(db, settings).get("acme", "widget", subject_of(world.alice))
+        sha = commit_files(
+            settings, ctx.repo, {"a.txt": "a\n"}, message="PROJ-5 fix\n\nAlso PROJ-6."
+        )
+        page = client.get(f"/acme/widget/commits/{sha}").text
+        assert 'href="https://app.example.com/browse/PROJ-5"' in page
+        assert 'href="https://app.example.com/browse/PROJ-6"' in page

@@ -36,6 +36,13 @@ from appdock.auth import csrf
 from appdock.auth.deps import DbDep, SettingsDep
 from appdock.config import Settings
 from appdock.connect.ui.conditions import Decision, EvaluationContext, FileLookup, Permission
+from appdock.connect.ui.linkers import (
+    CompiledLinker,
+    LinkerValues,
+    compile_linkers,
+    link_html,
+    no_values,
+)
 from appdock.connect.ui.page import bridge_config, page_csp
 from appdock.connect.ui.resolver import (
     AddonPageUrl,
@@ -103,6 +110,7 @@ class PageSetup:
     addon_page_template: str | None = None
     page_target: str | None = None
     page_context: dict[str, str | int] = field(default_factory=dict)
+    linker_values: LinkerValues = no_values
     debug: bool = False  # the viewer administers the account: may see the decision log
 
 
@@ -120,6 +128,7 @@ class PageModules:
         self.setup = setup
         self._extra: dict[str, ObjectsFactory] = {}
         self._rows: dict[str, dict[str, Callable[[], Any]]] = {}
+        self._linkers: list[CompiledLinker] | None = None
         self._objects: dict[str, Any] | None = None
         self._memo: dict[tuple[Any, ...], Resolution] = {}
         self.resolutions: list[Resolution] = []
@@ -167,6 +176,14 @@ class PageModules:
         viewers = self.at(None, module_types={"fileViews"})
         chosen = next((v for v in viewers if f"{v.app_key}:{v.module_key}" == selected), None)
         return viewers, chosen
+
+    # -- linkers ------------------------------------------------------------------------------
+    def linkify(self, value: str) -> Markup:
+        """Rendered HTML (or plain text, escaped first) with the page's app linkers applied."""
+        if self._linkers is None:
+            specs = [linker for app in self.apps for linker in app.linkers]
+            self._linkers = compile_linkers(specs, self.setup.linker_values) if specs else []
+        return link_html(value, self._linkers)
 
     # -- page objects ---------------------------------------------------------------------------
     def add_object(self, root: str, factory: Callable[[], Any]) -> None:
@@ -409,6 +426,30 @@ def _principal_factory(session: Session, urls: Urls) -> Callable[[int], dict[str
     return principal
 
 
+def _linker_values(request: Request, session: Session) -> LinkerValues:
+    """``app.state.linker_values``: ``(session, pairs) -> {(installation id, linker key):
+    values}``, set by the REST API that stores registered ``(?K)`` values; none until then."""
+    provider = getattr(request.app.state, "linker_values", None)
+    if provider is None:
+        return no_values
+
+    def values(pairs: Sequence[tuple[int, str]]) -> Mapping[tuple[int, str], frozenset[str]]:
+        found: Mapping[tuple[int, str], frozenset[str]] = provider(session, pairs)
+        return found
+
+    return values
+
+
+def app_links(value: str, connect: PageModules | None) -> Markup | str:
+    """Jinja filter: ``{{ html|app_links(connect) }}`` applies the page's linkers."""
+    if connect is None:
+        return value
+    return connect.linkify(value)
+
+
+templates.env.filters["app_links"] = app_links
+
+
 def _join(prefix: str, app_key: str, module_key: str) -> str:
     return f"{prefix}/{quote(app_key, safe='')}/{quote(module_key, safe='')}"
 
@@ -473,6 +514,7 @@ def repository_page(
         addon_page_template=f"/{ws_slug}/{repo_slug}/addon/{{app_key}}/{{module_key}}",
         page_target="repository",
         page_context={"repository": f"{ws_slug}/{repo_slug}"},
+        linker_values=_linker_values(request, session),
         debug=level >= Permission.ADMIN,
     )
     page = PageModules(apps, setup)
