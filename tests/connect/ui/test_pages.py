@@ -512,3 +512,36 @@ class TestLinkers:
         page = client.get(f"/acme/widget/commits/{sha}").text
         assert 'href="https://app.example.com/browse/PROJ-5"' in page
         assert 'href="https://app.example.com/browse/PROJ-6"' in page
+
+
+class TestDebugView:
+    def test_admin_sees_each_decision_with_connect_debug(
+        self, db: Session, client: TestClient, world: World
+    ) -> None:
+        raw = ui_descriptor(
+            "com.example.cond",
+            repoPages=[],
+            webPanels=[
+                {
+                    "key": "never",
+                    "name": {"value": "Never"},
+                    "url": "/n",
+                    "location": "org.bitbucket.repository.overview.informationPanel",
+                    "conditions": [{"condition": "no_such_condition", "params": {"x": EVIL}}],
+                }
+            ],
+        )
+        make_installation(db, world.acme, world.alice, key="com.example.cond", raw=raw)
+        assert 'id="connect-debug"' not in overview(client).text
+        page = overview(client, "/acme/widget?connect_debug=1").text
+        assert 'id="connect-debug"' in page
+        assert "unknown condition &#34;no_such_condition&#34;; hidden" in page
+        assert "<script>alert(1)" not in page
+        assert "repo-panel" in page and "no conditions" in page
+        assert "pr-panel" in page  # listed as not placed on this page
+        assert world.secret not in page
+
+    def test_members_do_not_see_it(self, client: TestClient, world: World) -> None:
+        client.cookies.clear()
+        login(client, "bob")
+        assert 'id="connect-debug"' not in overview(client, "/acme/widget?connect_debug=1").text

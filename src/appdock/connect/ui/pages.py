@@ -94,6 +94,14 @@ def _sort_key(module: RenderedModule) -> tuple[int, str, str, str]:
     return (module.weight, module.name.casefold(), module.app_key, module.module_key)
 
 
+@dataclass(frozen=True)
+class DebugReport:
+    apps: list[str]
+    decisions: list[Decision]
+    unplaced: list[dict[str, str]]  # no credentials: app key, type, key, location
+    warnings: list[str]
+
+
 @dataclass
 class PageSetup:
     """What a page knows about itself, for :class:`PageModules`. Callables are run lazily."""
@@ -376,6 +384,28 @@ class PageModules:
     @property
     def warnings(self) -> list[str]:
         return [w for r in self.resolutions for w in r.warnings]
+
+    def debug_report(self) -> DebugReport:
+        """For the admin debug view: each decision made while building this page, the modules
+        no location of this page asked for, and the resolver's warnings."""
+        decisions = self.decisions
+        decided = {(d.app_key, d.module_key) for d in decisions}
+        unplaced = [
+            {
+                "app_key": m.app_key,
+                "module_type": m.module_type,
+                "module_key": m.module_key,
+                "location": m.location or "",
+            }
+            for m in self.modules
+            if (m.app_key, m.module_key) not in decided
+        ]
+        return DebugReport(
+            apps=[a.app_key for a in self.apps],
+            decisions=decisions,
+            unplaced=unplaced,
+            warnings=self.warnings,
+        )
 
     def config(self) -> dict[str, Any]:
         """The JSON ``templates/connect/scripts.html`` hands to host.js."""
