@@ -76,6 +76,19 @@ def serve(
                 typer.echo(line)
         except (AppdockError, OSError, RuntimeError) as exc:
             typer.echo(f"warning: example app not available: {exc}", err=True)
+        if example is not None:
+            import signal
+
+            child = example
+
+            def stop_example(signum: int, _frame: object) -> None:
+                # uvicorn re-raises the signal it stopped on after shutting down: stop the app too
+                child.terminate()
+                child.wait(timeout=10)
+                raise SystemExit(128 + signum)
+
+            signal.signal(signal.SIGTERM, stop_example)
+            signal.signal(signal.SIGINT, stop_example)
     try:
         uvicorn.run(
             "appdock.app:create_app",
@@ -87,7 +100,7 @@ def serve(
             proxy_headers=True,
         )
     finally:
-        if example is not None:
+        if example is not None and example.poll() is None:
             example.terminate()
             example.wait(timeout=10)
 
