@@ -163,7 +163,7 @@ class Worker:
         fanout.add_waker(self.wake)
         self._start_listener()
         recorder = asyncio.create_task(self._recorder())
-        last_prune = 0.0
+        last_prune = float("-inf")  # prune at start, then every prune_interval
         log.info("webhook worker %s started (concurrency %d)", self.name, self.concurrency)
         self.started.set()
         try:
