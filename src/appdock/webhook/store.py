@@ -43,6 +43,7 @@ from appdock.models import (
 
 D = WebhookDelivery
 S = WebhookSubscription
+HEALTH_RESOLUTION = timedelta(seconds=5)  # last_success_at / last_failure_at are this precise
 
 
 @dataclass(frozen=True)
@@ -346,6 +347,18 @@ class WebhookStore:
         ]
         return claimed
 
+    def release(self, delivery_ids: Sequence[int], *, worker: str, now: datetime) -> None:
+        """Hand back deliveries this worker claimed and never sent (a graceful stop): due now,
+        for any worker, instead of at the end of the lease."""
+        if not delivery_ids:
+            return
+        self.session.execute(
+            update(D)
+            .where(D.id.in_(delivery_ids), D.locked_by == worker, D.status == "pending")
+            .values(next_attempt_at=now, locked_until=None, locked_by=None),
+            execution_options={"synchronize_session": False},
+        )
+
     # ---- worker: records -----------------------------------------------------------------------
     def record(
         self,
@@ -363,7 +376,10 @@ class WebhookStore:
         alive = set(self.session.scalars(select(D.id).where(D.id.in_(ids))))
         kept = [o for o in outcomes if o.delivery_id in alive]
         if kept:
-            self.session.execute(insert(WebhookAttempt), [o.attempt for o in kept])
+            attempts = WebhookAttempt.__table__
+            assert isinstance(attempts, Table)
+            connection = self.session.connection()
+            connection.execute(attempts.insert(), [o.attempt for o in kept])
             table = WebhookDelivery.__table__
             assert isinstance(table, Table)
             stmt = (
@@ -381,7 +397,7 @@ class WebhookStore:
                     finished_at=bindparam("b_finished", type_=D.__table__.c.finished_at.type),
                 )
             )
-            self.session.connection().execute(
+            connection.execute(
                 stmt,
                 [
                     {
@@ -408,8 +424,20 @@ class WebhookStore:
         gone = [s for s, o in latest.items() if o.effect == "gone"]
         healed = [s for s, o in latest.items() if o.effect == "success" and o.is_test]
         if ok:
+            # written when it changes something: a subscription that was failing, or a success
+            # time older than HEALTH_RESOLUTION. Busy subscriptions are not rewritten (and, on
+            # PostgreSQL, not row-locked) by every batch of every worker.
             self.session.execute(
-                update(S).where(S.id.in_(ok)).values(last_success_at=now, failing_since=None),
+                update(S)
+                .where(
+                    S.id.in_(ok),
+                    or_(
+                        S.failing_since.is_not(None),
+                        S.last_success_at.is_(None),
+                        S.last_success_at < now - HEALTH_RESOLUTION,
+                    ),
+                )
+                .values(last_success_at=now, failing_since=None),
                 execution_options={"synchronize_session": False},
             )
         if healed:
@@ -422,7 +450,14 @@ class WebhookStore:
         if bad:
             self.session.execute(
                 update(S)
-                .where(S.id.in_(bad))
+                .where(
+                    S.id.in_(bad),
+                    or_(
+                        S.failing_since.is_(None),
+                        S.last_failure_at.is_(None),
+                        S.last_failure_at < now - HEALTH_RESOLUTION,
+                    ),
+                )
                 .values(last_failure_at=now, failing_since=func.coalesce(S.failing_since, now)),
                 execution_options={"synchronize_session": False},
             )
@@ -461,6 +496,12 @@ class WebhookStore:
             ),
             execution_options={"synchronize_session": False},
         )
+
+    def has_prunable(self, before: datetime) -> bool:
+        """Whether :meth:`prune` would remove anything (a read: no write lock on SQLite)."""
+        old = select(literal(1)).where(WebhookAttempt.started_at < before).limit(1)
+        finished = select(literal(1)).where(D.status != "pending", D.finished_at < before).limit(1)
+        return self.session.scalar(old) is not None or self.session.scalar(finished) is not None
 
     def prune(self, before: datetime, limit: int = 1000) -> int:
         """Delete up to ``limit`` attempt rows started before ``before``, and finished deliveries
