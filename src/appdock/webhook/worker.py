@@ -33,7 +33,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -594,7 +594,20 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
             loop.add_signal_handler(sig, worker.stop)
         await worker.run()
 
-    asyncio.run(main())
+    run_loop(main())
+
+
+def run_loop(coro: Coroutine[Any, Any, None]) -> None:
+    """Run ``coro`` on uvloop when it is installed (it comes with ``uvicorn[standard]``), else on
+    asyncio's own loop. Measured on the delivery client: about 20 % less CPU per request (see
+    docs/benchmarks.md)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is absent on some platforms
+        asyncio.run(coro)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(coro)
 
 
 class EmbeddedWorker:
@@ -606,7 +619,7 @@ class EmbeddedWorker:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self.worker.run())
+            run_loop(self.worker.run())
         except Exception:
             log.exception("the embedded webhook worker stopped with an error")
 
