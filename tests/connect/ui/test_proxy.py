@@ -241,6 +241,19 @@ class TestProxyEndpoint:
         assert r.status_code == 404
         assert "no proxy route matches '/nope'" in r.json()["error"]["message"]
 
+    def test_an_envelope_that_is_not_an_object_is_a_clear_400(
+        self, client: TestClient, alice: User, installed: Installation
+    ) -> None:
+        login(client, "alice")
+        headers = {
+            "X-Appdock-App-Key": installed.app_key,
+            "X-Appdock-Client-Key": installed.client_key,
+            "X-CSRF-Token": form_token(client),
+        }
+        r = client.post(f"/site/connect/proxy/{installed.app_key}/x", json=[1], headers=headers)
+        assert r.status_code == 400 and r.headers["x-appdock-proxy"] == "error"
+        assert "expected a JSON object" in r.json()["error"]["message"]
+
     def test_app_key_must_match_the_url(
         self, client: TestClient, alice: User, installed: Installation
     ) -> None:

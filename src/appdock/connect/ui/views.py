@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Body, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
@@ -36,7 +36,7 @@ from appdock.connect.ui.proxy import (
     ProxyCall,
     ProxyService,
 )
-from appdock.core.errors import AppdockError, BadRequest, Forbidden
+from appdock.core.errors import AppdockError, Forbidden
 from appdock.core.http import OutboundClient, OutboundError
 from appdock.core.scopes import DESCRIPTIONS, Scope, closure
 from appdock.core.time import isoformat
@@ -177,19 +177,22 @@ def _proxy_error(exc: AppdockError) -> JSONResponse:
 
 
 @router.post(PROXY_BASE + "/{app_key}/{path:path}")
-async def proxy(
-    request: Request, app_key: str, path: str, viewer: Viewer, db: DbDep, settings: SettingsDep
+def proxy(
+    request: Request,
+    app_key: str,
+    path: str,
+    viewer: Viewer,
+    db: DbDep,
+    settings: SettingsDep,
+    envelope: Annotated[Any, Body()] = None,
 ) -> Response:
+    """Sync on purpose: the call to the app blocks a worker thread, never the event loop."""
     try:
         if viewer is None:
             raise Forbidden("proxyRequest needs a signed-in viewer; sign in (again)")
         if request.headers.get(APP_KEY_HEADER) != app_key:
             raise Forbidden(f"{APP_KEY_HEADER} must name the app of the URL ({app_key!r})")
-        try:
-            data = await request.json()
-        except ValueError as exc:
-            raise BadRequest("body: expected JSON {method, url, headers, body}") from exc
-        call = ProxyCall.parse(data)
+        call = ProxyCall.parse(envelope)
         plan = ProxyService(db, settings).prepare(
             app_key=app_key,
             client_key=request.headers.get(CLIENT_KEY_HEADER, ""),
