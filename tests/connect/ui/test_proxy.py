@@ -8,14 +8,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from appdock.account.store import AccountStore
 from appdock.config import Settings
 from appdock.connect.ui.proxy import ProxyCall, match_route, plan
 from appdock.core.errors import BadRequest, Forbidden, NotFound
 from appdock.core.scopes import Scope, closure
-from appdock.models import Installation, User, Workspace
+from appdock.models import Installation, User
 from tests.connect.conftest import form_token, login
 from tests.connect.fakeapp import FakeApp
 from tests.factories.account import make_user
@@ -140,7 +140,7 @@ def alice(db: Session) -> User:
 
 @pytest.fixture
 def installed(db: Session, alice: User, proxy_app: FakeApp) -> Installation:
-    ws = db.scalar(select(Workspace).where(Workspace.owner_user_id == alice.id))
+    ws = AccountStore(db).personal_workspace(alice.id)
     assert ws is not None
     inst, secret = make_installation(
         db, ws, alice, key=proxy_app.key, scopes="account repository", raw=proxy_app.descriptor

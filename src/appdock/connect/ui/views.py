@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from appdock.api.errors import appdock_error_response
 from appdock.auth.authenticator import APP_KEY_HEADER
 from appdock.auth.deps import DbDep, SettingsDep
 from appdock.connect.ui.grants import (
@@ -36,6 +37,7 @@ from appdock.connect.ui.proxy import (
     ProxyCall,
     ProxyService,
 )
+from appdock.connect.views import ScopeView
 from appdock.core.errors import AppdockError, Forbidden
 from appdock.core.http import OutboundClient, OutboundError
 from appdock.core.scopes import DESCRIPTIONS, Scope, closure
@@ -51,11 +53,6 @@ ACCOUNT_NAV = [
 ]
 
 
-class ScopeLine(BaseModel):
-    value: str
-    text: str
-
-
 class AccessView(BaseModel):
     grant_id: int | None
     client_key: str
@@ -66,16 +63,16 @@ class AccessView(BaseModel):
     base_url: str
     account: str
     personal: bool
-    requested: list[ScopeLine]
-    implied: list[ScopeLine]
-    granted: list[ScopeLine]
-    added: list[ScopeLine]
+    requested: list[ScopeView]
+    implied: list[ScopeView]
+    granted: list[ScopeView]
+    added: list[ScopeView]
     regrant: bool
     granted_on: str | None
 
 
-def _lines(scopes: frozenset[Scope]) -> list[ScopeLine]:
-    return [ScopeLine(value=s.value, text=DESCRIPTIONS[s]) for s in sorted(scopes)]
+def _lines(scopes: frozenset[Scope]) -> list[ScopeView]:
+    return [ScopeView(value=s.value, text=DESCRIPTIONS[s]) for s in sorted(scopes)]
 
 
 def _view(access: AppAccess) -> AccessView:
@@ -162,18 +159,11 @@ def revoke(
 
 
 def _proxy_error(exc: AppdockError) -> JSONResponse:
-    """The error envelope, marked as the proxy's own answer (host.js tells it apart from a host
-    without a proxy endpoint)."""
-    error: dict[str, Any] = {"message": exc.message}
-    if exc.detail:
-        error["detail"] = exc.detail
-    if exc.data:
-        error["data"] = exc.data
-    return JSONResponse(
-        {"type": "error", "error": error},
-        status_code=exc.status_code,
-        headers={PROXY_HEADER: "error"},
-    )
+    """The REST API's error envelope, marked as the proxy's own answer (host.js tells it apart
+    from the app's answers and from a host without a proxy endpoint)."""
+    response = appdock_error_response(exc)
+    response.headers[PROXY_HEADER] = "error"
+    return response
 
 
 @router.post(PROXY_BASE + "/{app_key}/{path:path}")
