@@ -36,7 +36,6 @@ from appdock.auth import csrf
 from appdock.auth.deps import DbDep, SettingsDep
 from appdock.config import Settings
 from appdock.connect.ui.conditions import Decision, EvaluationContext, FileLookup, Permission
-from appdock.connect.ui.grants import GrantService
 from appdock.connect.ui.linkers import (
     CompiledLinker,
     LinkerValues,
@@ -121,8 +120,6 @@ class PageSetup:
     page_context: dict[str, str | int] = field(default_factory=dict)
     linker_values: LinkerValues = no_values
     debug: bool = False  # the viewer administers the account: may see the decision log
-    # installation ids → the viewer's grant status per app (connect.ui.grants.consent_config)
-    consent: Callable[[list[int]], Mapping[str, Mapping[str, Any]]] | None = None
 
 
 class PageModules:
@@ -418,16 +415,7 @@ class PageModules:
             addon_page_url=self.setup.addon_page_template,
             page_target=self.setup.page_target,
             page_context=self.setup.page_context,
-            consent=self._consent(),
         )
-
-    def _consent(self) -> Mapping[str, Mapping[str, Any]] | None:
-        """The viewer's grants to the apps framed on this page (host.js asks for missing ones)."""
-        if self.setup.consent is None:
-            return None
-        framed = {m.app_key for r in self.resolutions for m in r.modules if m.kind != "link"}
-        ids = [a.installation_id for a in self.apps if a.app_key in framed]
-        return self.setup.consent(ids) if ids else None
 
     def csp(self) -> str:
         return page_csp(self.resolutions)
@@ -440,15 +428,6 @@ class PageModules:
 
 
 # -- builders ------------------------------------------------------------------------------------
-
-
-def _consent_factory(
-    session: Session, settings: Settings, viewer_id: int | None
-) -> Callable[[list[int]], Mapping[str, Mapping[str, Any]]]:
-    def consent(installation_ids: list[int]) -> Mapping[str, Mapping[str, Any]]:
-        return GrantService(session, settings.secret).consent_config(viewer_id, installation_ids)
-
-    return consent
 
 
 def _viewer_json(session: Session, viewer_id: int | None, urls: Urls) -> dict[str, Any] | None:
@@ -567,7 +546,6 @@ def repository_page(
         page_context={"repository": f"{ws_slug}/{repo_slug}"},
         linker_values=_linker_values(request, session),
         debug=level >= Permission.ADMIN,
-        consent=_consent_factory(session, settings, viewer_id),
     )
     page = PageModules(apps, setup)
     request.state.page_modules = page
@@ -643,7 +621,6 @@ def account_page(
         page_target="workspace",
         page_context={"workspace": workspace.slug},
         debug=level >= Permission.ADMIN,
-        consent=_consent_factory(session, settings, viewer_id),
     )
     page = PageModules(apps, setup)
     if store:
