@@ -545,3 +545,31 @@ class TestDebugView:
         client.cookies.clear()
         login(client, "bob")
         assert 'id="connect-debug"' not in overview(client, "/acme/widget?connect_debug=1").text
+
+
+class TestFrameSources:
+    def test_csp_lists_exactly_the_apps_framed_here(
+        self, db: Session, settings: Settings, client: TestClient, world: World
+    ) -> None:
+        second = ui_descriptor("com.example.second", repoPages=[])
+        second["baseUrl"] = "https://second.example.net"
+        make_installation(db, world.acme, world.alice, key="com.example.second", raw=second)
+        globex = make_team(db, "globex", world.alice, name="Globex")
+        third = ui_descriptor("com.example.third", repoPages=[])
+        third["baseUrl"] = "https://third.example.org"
+        make_installation(db, globex, world.alice, key="com.example.third", raw=third)
+        r = overview(client)
+        assert r.headers["content-security-policy"] == (
+            "frame-ancestors 'none'; frame-src https://app.example.com https://second.example.net"
+        )
+
+    def test_anonymous_viewer_of_a_public_repository_gets_tokens_without_subject(
+        self, db: Session, settings: Settings, client: TestClient, world: World
+    ) -> None:
+        public = make_repo(db, settings, world.alice, "open", workspace=world.acme, private=False)
+        seed_history(db, settings, public)
+        client.cookies.clear()
+        r = overview(client, "/acme/open")
+        claims = verify(frames(r.text)["repo-panel"]["url"], world.secret, world.inst.client_key)
+        assert "sub" not in claims
+        assert "App dashboard" in r.text
