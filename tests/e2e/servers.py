@@ -473,6 +473,7 @@ def _call(request: Request, body: str | None) -> dict[str, Any]:
         "method": request.method,
         "path": request.url.path,
         "app_key": request.headers.get("x-appdock-app-key"),
+        "client_key": request.headers.get("x-appdock-client-key"),
         "csrf": request.headers.get("x-csrf-token"),
         "body": body,
     }

@@ -231,9 +231,11 @@ class TestTokenAuth:
                 "installation", frozenset({Scope.REPOSITORY_WRITE}), workspace_id=team.id
             )
 
+        previous = authenticator.TOKEN_RESOLVERS.get("bearer")
         authenticator.TOKEN_RESOLVERS["bearer"] = resolve
         yield
-        authenticator.TOKEN_RESOLVERS.pop("bearer", None)
+        if previous is not None:
+            authenticator.TOKEN_RESOLVERS["bearer"] = previous
 
     def test_x_token_auth_goes_to_the_bearer_resolver(
         self, live: LiveServer, git: Git, tmp_path: Path, alice: User, resolver: None
@@ -248,7 +250,10 @@ class TestTokenAuth:
         proc = git("ls-remote", remote(live, "x-token-auth", "bad"), check=False)
         assert proc.returncode != 0
 
-    def test_without_a_resolver_token_auth_is_401(self, live: LiveServer, alice: User) -> None:
+    def test_without_a_resolver_token_auth_is_401(
+        self, live: LiveServer, alice: User, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delitem(authenticator.TOKEN_RESOLVERS, "bearer", raising=False)
         r = httpx.get(
             live.url("/alice/widget.git/info/refs?service=git-upload-pack"),
             auth=("x-token-auth", "anything"),

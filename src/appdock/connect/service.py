@@ -22,6 +22,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -480,80 +481,133 @@ class ConnectService:
         self.session.flush()
 
     # app JWT authentication ------------------------------------------------------------------
-    def authenticate_app_jwt(self, token: str, canonicals: list[str]) -> AuthSubject:
+    def authenticate_app_jwt(
+        self, token: str, canonicals: list[str], *, qsh_optional: bool = False
+    ) -> AuthSubject:
         """The installation an app → host JWT speaks for (connect-spec §6.3), or Unauthorized
-        naming the failed check. ``canonicals`` are the canonical requests the qsh may cover."""
+        naming the failed check. ``canonicals`` are the canonical requests the qsh may cover;
+        with ``qsh_optional`` (the JWT bearer grant) a token without a qsh passes too.
+
+        Nothing about the installation is cached: every call reads its row, so an uninstall
+        committed by any process refuses the very next request. Only the decryption of the
+        shared secret is cached, keyed by its ciphertext (a reinstall writes a new one)."""
         try:
-            return self._authenticate(token, canonicals)
+            return self._authenticate(token, canonicals, qsh_optional=qsh_optional)
         except jwt.JwtRefused as exc:
             raise Unauthorized(exc.message, data={"check": exc.check}) from exc
 
-    def _authenticate(self, token: str, canonicals: list[str]) -> AuthSubject:
+    def _authenticate(
+        self, token: str, canonicals: list[str], *, qsh_optional: bool
+    ) -> AuthSubject:
         claims = jwt.read_app_token(token)
-        inst = self.store.installation_by_client_key(claims.client_key)
+        found = self.store.installation_principal(claims.client_key)
+        if found is not None:
+            inst, ws, owner = found
+            if claims.issuer != inst.app_key:
+                raise _wrong_issuer(claims, inst.app_key)
+            try:
+                verified = jwt.verify_signature(
+                    token, decrypt_secret(self.secret_key, inst.shared_secret)
+                )
+            except jwt.JwtRefused as exc:
+                if exc.check != "signature":
+                    raise
+            else:
+                _check_time_and_qsh(verified, canonicals, qsh_optional)
+                return installation_subject(inst, ws, owner)
+        # No installation, or a signature that does not match its secret: an install whose
+        # ``installed`` callback is in flight may be calling with its new secret.
         record = self.store.client_key_record_by_key(claims.client_key)
-        attempt = None
-        if (
-            record is not None
+        attempt = (
+            record
+            if record is not None
             and record.attempt_secret
             and record.attempt_expires_at
             and record.attempt_expires_at > utc_now()
-        ):
-            attempt = record
-        if inst is None and attempt is None:
+            else None
+        )
+        if found is None and attempt is None:
             raise jwt.JwtRefused(
                 "client_key",
                 f"JWT: unknown clientKey {claims.client_key!r} in 'sub': no installation has it "
                 "(was the app uninstalled? 'sub' must be the clientKey, 'iss' the app key)",
             )
-        app_key = inst.app_key if inst else attempt.app_key  # type: ignore[union-attr]
-        if claims.issuer != app_key:
-            raise jwt.JwtRefused(
-                "issuer",
-                f"JWT: 'iss' is {claims.issuer!r}, but clientKey {claims.client_key!r} belongs "
-                f"to app {app_key!r}; 'iss' must be the app key",
+        if attempt is None or not attempt.attempt_secret:
+            raise _bad_signature(claims.client_key)
+        if claims.issuer != attempt.app_key:
+            raise _wrong_issuer(claims, attempt.app_key)
+        try:
+            verified = jwt.verify_signature(
+                token, crypto.decrypt(self.secret_key, attempt.attempt_secret)
             )
-        candidates: list[tuple[str, bool]] = []
-        if inst is not None:
-            candidates.append((shared_secret_of(self.secret_key, inst), False))
-        if attempt is not None and attempt.attempt_secret:
-            candidates.append((crypto.decrypt(self.secret_key, attempt.attempt_secret), True))
-        verified: dict[str, Any] | None = None
-        via_attempt = False
-        for secret, is_attempt in candidates:
-            try:
-                verified = jwt.verify_signature(token, secret)
-                via_attempt = is_attempt
-                break
-            except jwt.JwtRefused as exc:
-                if exc.check != "signature":
-                    raise
-        if verified is None:
-            raise jwt.JwtRefused(
-                "signature",
-                f"JWT: bad signature; the token was not signed with the shared secret of "
-                f"installation {claims.client_key!r}",
-            )
-        jwt.check_expiry(verified)
-        jwt.check_qsh(verified, canonicals)
-        workspace_id = inst.workspace_id if inst else attempt.workspace_id  # type: ignore[union-attr]
-        ws = self.accounts.store.workspace_by_id(workspace_id)
-        assert ws is not None
-        scopes = (
-            parse_scopes(attempt.attempt_scopes or "")  # type: ignore[union-attr]
-            if via_attempt or inst is None
-            else granted_scopes(inst)
-        )
-        user: User | None = None
-        if ws.kind == "personal" and ws.owner_user_id is not None:
-            user = self.accounts.store.user_by_id(ws.owner_user_id)
+        except jwt.JwtRefused as exc:
+            if exc.check == "signature":
+                raise _bad_signature(claims.client_key) from exc
+            raise
+        _check_time_and_qsh(verified, canonicals, qsh_optional)
+        account = self.accounts.store.workspace_by_id(attempt.workspace_id)
+        assert account is not None
+        holder: User | None = None
+        if account.kind == "personal" and account.owner_user_id is not None:
+            holder = self.accounts.store.user_by_id(account.owner_user_id)
+        inst_now = found[0] if found is not None else None
         return AuthSubject.limited(
             "installation",
-            scopes,
-            installation_id=inst.id if inst else None,
-            app_key=app_key,
-            workspace_id=ws.id,
-            user_id=user.id if user else None,
-            username=user.username if user else None,
+            parse_scopes(attempt.attempt_scopes or ""),
+            installation_id=inst_now.id if inst_now else None,
+            app_key=attempt.app_key,
+            workspace_id=account.id,
+            user_id=holder.id if holder else None,
+            username=holder.username if holder else None,
             extra={"client_key": claims.client_key},
         )
+
+
+@lru_cache(maxsize=4096)
+def decrypt_secret(secret_key: str, ciphertext: str) -> str:
+    """A shared secret decrypted once per ciphertext: a reinstall (or any new secret) writes a
+    new ciphertext, so a stale entry can never be used for a new secret."""
+    return crypto.decrypt(secret_key, ciphertext)
+
+
+def installation_subject(
+    inst: Installation,
+    workspace: Workspace,
+    owner: User | None,
+    scopes: frozenset[Scope] | None = None,
+) -> AuthSubject:
+    """The caller an installation is: its principal account (a team, or the user owning a
+    personal workspace), limited to ``scopes`` (default: the granted ones)."""
+    return AuthSubject.limited(
+        "installation",
+        granted_scopes(inst) if scopes is None else scopes,
+        installation_id=inst.id,
+        app_key=inst.app_key,
+        workspace_id=workspace.id,
+        user_id=owner.id if owner else None,
+        username=owner.username if owner else None,
+        extra={"client_key": inst.client_key},
+    )
+
+
+def _check_time_and_qsh(claims: dict[str, Any], canonicals: list[str], optional: bool) -> None:
+    jwt.check_expiry(claims)
+    if optional and not claims.get("qsh"):
+        return
+    jwt.check_qsh(claims, canonicals)
+
+
+def _wrong_issuer(claims: jwt.AppTokenClaims, app_key: str) -> jwt.JwtRefused:
+    return jwt.JwtRefused(
+        "issuer",
+        f"JWT: 'iss' is {claims.issuer!r}, but clientKey {claims.client_key!r} belongs "
+        f"to app {app_key!r}; 'iss' must be the app key",
+    )
+
+
+def _bad_signature(client_key: str) -> jwt.JwtRefused:
+    return jwt.JwtRefused(
+        "signature",
+        f"JWT: bad signature; the token was not signed with the shared secret of "
+        f"installation {client_key!r}",
+    )

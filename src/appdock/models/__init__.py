@@ -1,7 +1,11 @@
 """ORM classes, one file per table. Importing this package registers every table."""
 
+from appdock.models.app_access_token import AppAccessToken
 from appdock.models.app_client_key import AppClientKey
+from appdock.models.app_grant import AppGrant
+from appdock.models.app_linker_value import AppLinkerValue
 from appdock.models.app_password import AppPassword
+from appdock.models.app_property import AppProperty
 from appdock.models.base import Base
 from appdock.models.commit_status import CommitStatus
 from appdock.models.event import Event
@@ -26,8 +30,12 @@ from appdock.models.webhook_subscription import WebhookSubscription
 from appdock.models.workspace import Workspace
 
 __all__ = [
+    "AppAccessToken",
     "AppClientKey",
+    "AppGrant",
+    "AppLinkerValue",
     "AppPassword",
+    "AppProperty",
     "Base",
     "CommitStatus",
     "Event",
