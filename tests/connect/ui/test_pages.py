@@ -17,7 +17,7 @@ from appdock.models import Installation, User, Workspace
 from tests.connect.conftest import login
 from tests.connect.ui.pages_helpers import APP_BASE, frames, ui_descriptor, verify
 from tests.factories.account import make_team, make_user
-from tests.factories.connect import make_installation
+from tests.factories.connect import app_jwt, make_installation
 from tests.factories.pullrequest import make_branch, open_pr
 from tests.factories.repo import make_repo, seed_history
 
@@ -453,7 +453,8 @@ class TestFileViews:
 
 class TestLinkers:
     @pytest.fixture
-    def linked(self, db: Session, settings: Settings, app: Any, world: World) -> int:
+    def linked(self, db: Session, client: TestClient, world: World) -> int:
+        """The app registers its (?K) value through /2.0/addon/linkers/{key}/values."""
         raw = ui_descriptor(
             "com.example.jira",
             repoPages=[],
@@ -463,14 +464,21 @@ class TestLinkers:
                 {"key": "evil", "regex": r"EVIL(\S+)", "url": r"https://x.example/?q=\1"},
             ],
         )
-        inst, _ = make_installation(db, world.acme, world.alice, key="com.example.jira", raw=raw)
-
-        def registered(
-            session: Session, pairs: list[tuple[int, str]]
-        ) -> dict[tuple[int, str], frozenset[str]]:
-            return {(inst.id, "issues"): frozenset({"PROJ"})}
-
-        app.state.linker_values = registered
+        inst, secret = make_installation(
+            db, world.acme, world.alice, key="com.example.jira", raw=raw
+        )
+        path = "/2.0/addon/linkers/issues/values"
+        token = app_jwt(
+            app_key="com.example.jira",
+            client_key=inst.client_key,
+            secret=secret,
+            method="POST",
+            path=path,
+        )
+        r = client.post(
+            "/api" + path, json={"value": "PROJ"}, headers={"Authorization": f"JWT {token}"}
+        )
+        assert r.status_code in (200, 201), r.text
         return inst.id
 
     def test_pull_request_description_and_comments_link_registered_keys(
