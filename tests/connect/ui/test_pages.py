@@ -3,6 +3,7 @@ full page, pull request panels; signed URLs, who sees what, uninstall, condition
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -581,3 +582,21 @@ class TestFrameSources:
         claims = verify(frames(r.text)["repo-panel"]["url"], world.secret, world.inst.client_key)
         assert "sub" not in claims
         assert "App dashboard" in r.text
+
+
+class TestBridgeConfig:
+    def test_config_names_each_framed_app_installation_and_its_consent(
+        self, client: TestClient, world: World
+    ) -> None:
+        page = overview(client).text
+        match = re.search(
+            r'<script type="application/json" id="appdock-connect-config">(.*?)</script>', page
+        )
+        assert match is not None
+        config = json.loads(match.group(1))
+        entry = config["consent"]["com.example.app"]
+        assert entry["clientKey"] == world.inst.client_key
+        assert entry["needsConsent"] is True  # alice has not granted the app access yet
+        assert config["page"] == {"target": "repository", "context": {"repository": "acme/widget"}}
+        assert config["addonPageUrl"] == "/acme/widget/addon/{app_key}/{module_key}"
+        assert "repo-panel" in config["dialogs"]["com.example.app"]
