@@ -320,6 +320,21 @@ class TestDialogFlagAndProxy:
         assert panel.evaluate("() => window.dialogClosed") == {"answer": 42}
         assert world.app.verified("/dialog")[-1].jwt_ok
 
+    def test_dialog_by_url_is_signed_by_the_host_for_this_page(
+        self, bob: Page, world: World
+    ) -> None:
+        page = bob
+        page.goto(world.base + "/acme/widget")
+        established(page, PANEL)
+        app_frame(page, world, "/panel").evaluate(
+            "() => { AP.dialog.create({url: '/dialog?via=url', chrome: false}); }"
+        )
+        established(page, ".adk-dialog iframe")
+        seen = [s for s in world.app.verified("/dialog") if "via=url" in s.path][-1]
+        assert seen.jwt_ok and seen.claims and seen.claims["sub"] == world.bob_uuid
+        app_frame(page, world, "/dialog").evaluate("() => AP.dialog.close()")
+        page.wait_for_selector(".adk-dialog-overlay", state="detached", timeout=WAIT_MS)
+
     def test_web_item_opens_the_dialog(self, bob: Page, world: World) -> None:
         page = bob
         page.goto(world.base + "/acme/widget")
