@@ -371,10 +371,18 @@ class TestDialogFlagAndProxy:
             "method": "POST",
             "user": world.bob_uuid,
             "repo": "acme/widget",
+            "pr": "",
             "sub": world.bob_uuid,
             "body": "x=1",
         }
         assert world.app.verified("/proxied/echo")[-1].jwt_ok
+        # on a pull request page the destination names that pull request (as Landkid needs)
+        page.goto(f"{world.base}/acme/widget/pull-requests/{world.pr_number}")
+        established(page, f"iframe[id^='{APP_KEY}__pr-panel__']")
+        on_pr = app_frame(page, world, "/pr-panel").evaluate(
+            """() => AP.proxyRequest({url: '/echo'}).then(r => r.body)"""
+        )
+        assert on_pr["pr"] == str(world.pr_number) and on_pr["method"] == "GET"
 
 
 class TestSafety:

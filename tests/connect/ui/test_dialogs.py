@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from appdock.config import Settings
 from appdock.models import Installation, User
+from appdock.repo.service import RepoService
 from tests.connect.conftest import form_token, login
 from tests.factories.account import make_team, make_user
 from tests.factories.connect import descriptor, make_installation
-from tests.factories.pullrequest import make_repo
+from tests.factories.pullrequest import make_branch, make_repo, open_pr, subject_of
 
 RESOLVE = "/site/connect/resolve"
 APP = "com.example.dialogs"
@@ -55,6 +56,13 @@ def installed(db: Session, settings: Settings, alice: User) -> tuple[Installatio
                     ],
                 },
                 {
+                    "key": "pr-ask",
+                    "name": {"value": "Ask about the pull request"},
+                    "location": "org.bitbucket.pullrequest.summary.actions",
+                    "url": "/ask?pr={pullrequest.id}",
+                    "target": {"type": "dialog"},
+                },
+                {
                     "key": "out",
                     "name": {"value": "Out"},
                     "location": "org.bitbucket.repository.actions",
@@ -63,7 +71,7 @@ def installed(db: Session, settings: Settings, alice: User) -> tuple[Installatio
             ]
         },
     )
-    return make_installation(db, acme, alice, key=APP, raw=raw)
+    return make_installation(db, acme, alice, key=APP, raw=raw, scopes="account pullrequest")
 
 
 def resolve(client: TestClient, body: Any, csrf: bool = True) -> Any:
@@ -104,6 +112,23 @@ class TestByKey:
         login(client, "alice")
         body = {"addonKey": APP, "moduleKey": "out", "context": {"repository": "acme/widget"}}
         assert resolve(client, body).status_code == 404
+
+    def test_on_a_pull_request_page_the_pull_request_is_filled(
+        self,
+        client: TestClient,
+        db: Session,
+        settings: Settings,
+        alice: User,
+        installed: tuple[Installation, str],
+    ) -> None:
+        repo = RepoService(db, settings).get("acme", "widget", subject_of(alice))
+        make_branch(settings, repo, "feature", {"f.txt": "x\n"})
+        pr = open_pr(db, settings, alice, repo, "feature")
+        login(client, "alice")
+        context = {"repository": "acme/widget", "pullrequest": pr.pr.number}
+        r = resolve(client, {"addonKey": APP, "moduleKey": "pr-ask", "context": context})
+        assert r.status_code == 200, r.text
+        assert r.json()["url"].startswith(f"{BASE}/ask?pr={pr.pr.number}&")
 
 
 class TestByUrl:

@@ -18,6 +18,7 @@ from appdock.core.scopes import Scope, closure
 from appdock.models import Installation, User
 from tests.connect.conftest import form_token, login
 from tests.connect.fakeapp import FakeApp
+from tests.factories import pullrequest as pr_factories
 from tests.factories.account import make_user
 from tests.factories.connect import make_installation
 from tests.factories.repo import make_repo
@@ -191,6 +192,35 @@ class TestProxyEndpoint:
         assert query == {"aaid": [alice.uuid], "repo": ["alice/widget"]}
         assert seen.body == b'{"n": 1}'
         assert "cookie" not in {k.lower() for k in seen.headers}
+
+    def test_a_pull_request_page_fills_the_pull_request(
+        self,
+        client: TestClient,
+        db: Session,
+        settings: Settings,
+        alice: User,
+        installed: Installation,
+        proxy_app: FakeApp,
+    ) -> None:
+        installed.descriptor = {
+            **installed.descriptor,
+            "modules": {
+                "proxy": {"/can-land": {"destination": "/proxy/can-land?pr={pullrequest.id}"}}
+            },
+        }
+        installed.scopes = "account pullrequest"  # the pullrequest root needs this scope
+        db.commit()
+        repo = pr_factories.make_repo(db, settings, alice, "widget")
+        pr_factories.make_branch(settings, repo, "feature", {"f.txt": "x\n"})
+        pr = pr_factories.open_pr(db, settings, alice, repo, "feature")
+        login(client, "alice")
+        context = {"repository": "alice/widget", "pullrequest": pr.pr.number}
+        assert (
+            proxy_post(client, installed, {"url": "/can-land", "context": context}).status_code
+            == 200
+        )
+        [seen] = proxy_app.requests_to("/proxy/can-land")
+        assert parse_qs(urlsplit(seen.path).query) == {"pr": [str(pr.pr.number)]}
 
     def test_a_repository_the_viewer_cannot_see_fills_nothing(
         self,

@@ -3,7 +3,8 @@
 host.js asks when an app calls ``AP.dialog.create({url})`` (an app-relative URL) or
 ``AP.dialog.create({key})`` for a module the page did not pre-sign (or whose token expired). The
 body is ``{addonKey, moduleKey | url, context}`` where ``context`` is the page's identifiers
-(``{"repository": "ws/repo"}`` or ``{"workspace": "ws"}``). The server rebuilds that page's
+(``{"repository": "ws/repo"}`` with ``"pullrequest": number`` on a pull request page, or
+``{"workspace": "ws"}``). The server rebuilds that page's
 modules for the viewer exactly as the page itself does (``connect.ui.pages``: who sees what,
 conditions, context parameters) and then:
 
@@ -29,6 +30,9 @@ from appdock.config import Settings
 from appdock.connect.ui.pages import PageModules, account_page, repository_page
 from appdock.connect.ui.resolver import IFRAME_TYPES, PageContext, sign_app_url
 from appdock.core.errors import BadRequest, NotFound
+from appdock.core.urls import Urls
+from appdock.pullrequest.schemas import pullrequest_read
+from appdock.pullrequest.service import PullRequestService
 from appdock.repo.service import RepoService
 from appdock.web.deps import ViewerView, viewer_subject
 
@@ -75,7 +79,7 @@ def _page(
         subject = viewer_subject(viewer)
         ctx = svc.get(ws_slug, repo_slug, subject)
         permission = svc.permission_of(subject, ctx.repo)
-        return repository_page(
+        page = repository_page(
             request,
             session,
             settings,
@@ -84,6 +88,14 @@ def _page(
             viewer.id if viewer else None,
             viewer_uuid=viewer.uuid if viewer else None,
         )
+        number = context.get("pullrequest")
+        if isinstance(number, int | str) and str(number).isdigit():
+            pr = PullRequestService(session, settings).get(ctx, int(number))
+            urls = Urls(settings.base_url)
+            page.add_object(
+                "pullrequest", lambda: pullrequest_read(pr, urls).model_dump(mode="json")
+            )
+        return page
     slug = context.get("workspace")
     if isinstance(slug, str) and slug:
         accounts = AccountService(session, settings.secret)
