@@ -110,3 +110,18 @@ class TestHostilePatterns:
         other = spec(regex=r"PROJ", url="https://other.example/", key="other")
         out = link("PROJ-9", spec(), other)
         assert out.count("<a ") == 1 and "jira.example.com" in out
+
+
+class TestKeyValuesAreLiteral:
+    def test_values_that_are_not_words_are_ignored_and_others_match_literally(self) -> None:
+        k = spec(regex=r"(?K)-(\d+)", url=r"https://jira.example.com/browse/\1-\2")
+        provider = values({(1, "jira"): frozenset({"A.B", "(x+)+", "PROJ"})})
+        out = link("AXB-1 A.B-2 PROJ-3", k, registered=provider)
+        assert "browse/AXB-1" not in out and "browse/A.B-2" not in out
+        assert 'href="https://jira.example.com/browse/PROJ-3"' in out
+
+    def test_key_inside_a_longer_word_run(self) -> None:
+        k = spec(regex=r"\b(?K)-(\d+)", url=r"https://jira.example.com/browse/\1-\2")
+        provider = values({(1, "jira"): frozenset({"PROJ"})})
+        assert "browse/PROJ-12" in link("see PROJ-12.", k, registered=provider)
+        assert "<a" not in link("MYPROJ-12", k, registered=provider)

@@ -3,6 +3,7 @@ full page, pull request panels; signed URLs, who sees what, uninstall, condition
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from appdock.models import Installation, User, Workspace
 from tests.connect.conftest import login
 from tests.connect.ui.pages_helpers import APP_BASE, frames, ui_descriptor, verify
 from tests.factories.account import make_team, make_user
-from tests.factories.connect import make_installation
+from tests.factories.connect import app_jwt, make_installation
 from tests.factories.pullrequest import make_branch, open_pr
 from tests.factories.repo import make_repo, seed_history
 
@@ -453,7 +454,8 @@ class TestFileViews:
 
 class TestLinkers:
     @pytest.fixture
-    def linked(self, db: Session, settings: Settings, app: Any, world: World) -> int:
+    def linked(self, db: Session, client: TestClient, world: World) -> int:
+        """The app registers its (?K) value through /2.0/addon/linkers/{key}/values."""
         raw = ui_descriptor(
             "com.example.jira",
             repoPages=[],
@@ -463,14 +465,21 @@ class TestLinkers:
                 {"key": "evil", "regex": r"EVIL(\S+)", "url": r"https://x.example/?q=\1"},
             ],
         )
-        inst, _ = make_installation(db, world.acme, world.alice, key="com.example.jira", raw=raw)
-
-        def registered(
-            session: Session, pairs: list[tuple[int, str]]
-        ) -> dict[tuple[int, str], frozenset[str]]:
-            return {(inst.id, "issues"): frozenset({"PROJ"})}
-
-        app.state.linker_values = registered
+        inst, secret = make_installation(
+            db, world.acme, world.alice, key="com.example.jira", raw=raw
+        )
+        path = "/2.0/addon/linkers/issues/values"
+        token = app_jwt(
+            app_key="com.example.jira",
+            client_key=inst.client_key,
+            secret=secret,
+            method="POST",
+            path=path,
+        )
+        r = client.post(
+            "/api" + path, json={"value": "PROJ"}, headers={"Authorization": f"JWT {token}"}
+        )
+        assert r.status_code in (200, 201), r.text
         return inst.id
 
     def test_pull_request_description_and_comments_link_registered_keys(
@@ -545,3 +554,49 @@ class TestDebugView:
         client.cookies.clear()
         login(client, "bob")
         assert 'id="connect-debug"' not in overview(client, "/acme/widget?connect_debug=1").text
+
+
+class TestFrameSources:
+    def test_csp_lists_exactly_the_apps_framed_here(
+        self, db: Session, settings: Settings, client: TestClient, world: World
+    ) -> None:
+        second = ui_descriptor("com.example.second", repoPages=[])
+        second["baseUrl"] = "https://second.example.net"
+        make_installation(db, world.acme, world.alice, key="com.example.second", raw=second)
+        globex = make_team(db, "globex", world.alice, name="Globex")
+        third = ui_descriptor("com.example.third", repoPages=[])
+        third["baseUrl"] = "https://third.example.org"
+        make_installation(db, globex, world.alice, key="com.example.third", raw=third)
+        r = overview(client)
+        assert r.headers["content-security-policy"] == (
+            "frame-ancestors 'none'; frame-src https://app.example.com https://second.example.net"
+        )
+
+    def test_anonymous_viewer_of_a_public_repository_gets_tokens_without_subject(
+        self, db: Session, settings: Settings, client: TestClient, world: World
+    ) -> None:
+        public = make_repo(db, settings, world.alice, "open", workspace=world.acme, private=False)
+        seed_history(db, settings, public)
+        client.cookies.clear()
+        r = overview(client, "/acme/open")
+        claims = verify(frames(r.text)["repo-panel"]["url"], world.secret, world.inst.client_key)
+        assert "sub" not in claims
+        assert "App dashboard" in r.text
+
+
+class TestBridgeConfig:
+    def test_config_names_each_framed_app_installation_and_its_consent(
+        self, client: TestClient, world: World
+    ) -> None:
+        page = overview(client).text
+        match = re.search(
+            r'<script type="application/json" id="appdock-connect-config">(.*?)</script>', page
+        )
+        assert match is not None
+        config = json.loads(match.group(1))
+        entry = config["consent"]["com.example.app"]
+        assert entry["clientKey"] == world.inst.client_key
+        assert entry["needsConsent"] is True  # alice has not granted the app access yet
+        assert config["page"] == {"target": "repository", "context": {"repository": "acme/widget"}}
+        assert config["addonPageUrl"] == "/acme/widget/addon/{app_key}/{module_key}"
+        assert "repo-panel" in config["dialogs"]["com.example.app"]

@@ -4,7 +4,8 @@ A linker is ``{"key", "regex", "url", "type": "href" | "image"}``. ``url`` (alre
 app's baseUrl by :mod:`appdock.connect.ui.service`) may hold back-references ``\\1`` … ``\\9`` to
 the match's groups. The Bitbucket token ``(?K)`` in the regex stands for ``([\\w\\-]+)`` and
 restricts matches to the values the app registered through
-``/2.0/addon/linkers/{key}/values``; such a linker links nothing until values exist.
+``/2.0/addon/linkers/{key}/values`` (the token becomes a capturing group of exactly those
+values); such a linker links nothing until values exist.
 
 Invariants:
 
@@ -42,7 +43,6 @@ from appdock.connect.ui.service import LinkerSpec
 log = logging.getLogger("appdock.connect.linkers")
 
 K_TOKEN = "(?K)"
-K_GROUP = r"[\w\-]+"
 MATCH_TIMEOUT = 0.05  # seconds per linker per text
 MAX_TEXT = 20_000
 MAX_LINKS = 500
@@ -74,23 +74,24 @@ def no_values(pairs: Sequence[tuple[int, str]]) -> Mapping[tuple[int, str], froz
 class CompiledLinker:
     spec: LinkerSpec
     pattern: regex.Pattern[str]
-    k_groups: tuple[str, ...]  # names of the groups (?K) became
-    values: frozenset[str]
+
+
+MAX_VALUES = 2000
+_VALUE = re.compile(r"[\w\-]+")
 
 
 @lru_cache(maxsize=512)
-def _compile(source: str) -> tuple[regex.Pattern[str], tuple[str, ...]] | None:
+def _compile(source: str, values: tuple[str, ...] | None) -> regex.Pattern[str] | None:
+    """``values`` (longest first) replace each ``(?K)`` as a capturing group of alternatives;
+    ``None`` when the pattern has no ``(?K)``."""
     if not source or len(source) > MAX_PATTERN:
         return None
-    names: list[str] = []
-    parts = source.split(K_TOKEN)
-    expanded = parts[0]
-    for index, part in enumerate(parts[1:]):
-        name = f"adk_k{index}"
-        names.append(name)
-        expanded += f"(?P<{name}>{K_GROUP})" + part
+    expanded = source
+    if values is not None:
+        group = "(" + "|".join(regex.escape(v) for v in values) + ")"
+        expanded = source.replace(K_TOKEN, group)
     try:
-        return regex.compile(expanded), tuple(names)
+        return regex.compile(expanded)
     except (regex.error, OverflowError, RecursionError) as exc:
         log.info("linker pattern %r does not compile: %s", source[:80], exc)
         return None
@@ -99,20 +100,24 @@ def _compile(source: str) -> tuple[regex.Pattern[str], tuple[str, ...]] | None:
 def compile_linkers(
     specs: Sequence[LinkerSpec], values: Callable[..., Mapping[tuple[int, str], frozenset[str]]]
 ) -> list[CompiledLinker]:
-    """Compile once per page; ``values`` is asked only for the linkers that use ``(?K)``."""
-    compiled: list[tuple[LinkerSpec, regex.Pattern[str], tuple[str, ...]]] = []
-    for spec in specs:
-        found = _compile(spec.regex)
-        if found is not None and _safe_url(spec.url):
-            compiled.append((spec, found[0], found[1]))
-    wanted = [(s.installation_id, s.key) for s, _, names in compiled if names]
+    """Compile once per page; ``values`` is asked only for the linkers that use ``(?K)``, which
+    becomes a group matching exactly the registered values (each ``[\\w\\-]+``, as Bitbucket
+    defines the token): a linker without values links nothing."""
+    usable = [s for s in specs if s.regex and _safe_url(s.url)]
+    wanted = [(s.installation_id, s.key) for s in usable if K_TOKEN in s.regex]
     registered = values(wanted) if wanted else {}
     result = []
-    for spec, pattern, names in compiled:
-        known = frozenset(registered.get((spec.installation_id, spec.key), frozenset()))
-        if names and not known:
-            continue  # a (?K) linker with no registered value links nothing
-        result.append(CompiledLinker(spec, pattern, names, known))
+    for spec in usable:
+        keys: tuple[str, ...] | None = None
+        if K_TOKEN in spec.regex:
+            known = registered.get((spec.installation_id, spec.key), frozenset())
+            valid = sorted((v for v in known if _VALUE.fullmatch(v)), key=lambda v: (-len(v), v))
+            keys = tuple(valid[:MAX_VALUES])
+            if not keys:
+                continue  # a (?K) linker with no registered value links nothing
+        pattern = _compile(spec.regex, keys)
+        if pattern is not None:
+            result.append(CompiledLinker(spec, pattern))
     return result
 
 
@@ -166,10 +171,6 @@ def _link_text(text: str, linkers: Sequence[CompiledLinker], budget: _Budget) ->
         for match in matches:
             start, end = match.span()
             if start == end or any(s < end and start < e for s, e, _ in spans):
-                continue
-            if linker.k_groups and any(
-                match.group(name) not in linker.values for name in linker.k_groups
-            ):
                 continue
             if budget.links >= MAX_LINKS:
                 break

@@ -36,6 +36,7 @@ from appdock.auth import csrf
 from appdock.auth.deps import DbDep, SettingsDep
 from appdock.config import Settings
 from appdock.connect.ui.conditions import Decision, EvaluationContext, FileLookup, Permission
+from appdock.connect.ui.grants import GrantService
 from appdock.connect.ui.linkers import (
     CompiledLinker,
     LinkerValues,
@@ -119,6 +120,8 @@ class PageSetup:
     page_target: str | None = None
     page_context: dict[str, str | int] = field(default_factory=dict)
     linker_values: LinkerValues = no_values
+    # installation ids of the apps framed here → bridge_config(consent=...) (Grant access)
+    consent: Callable[[list[int]], Mapping[str, Mapping[str, Any]]] | None = None
     debug: bool = False  # the viewer administers the account: may see the decision log
 
 
@@ -409,8 +412,12 @@ class PageModules:
 
     def config(self) -> dict[str, Any]:
         """The JSON ``templates/connect/scripts.html`` hands to host.js."""
+        framed = {m.app_key for r in self.resolutions for m in r.modules if m.kind != "link"}
+        ids = [a.installation_id for a in self.apps if a.app_key in framed]
+        consent = self.setup.consent(ids) if self.setup.consent is not None and ids else None
         return bridge_config(
             csrf_token=self.setup.csrf_token,
+            consent=consent,
             resolutions=self.resolutions,
             addon_page_url=self.setup.addon_page_template,
             page_target=self.setup.page_target,
@@ -468,6 +475,18 @@ def _linker_values(request: Request, session: Session) -> LinkerValues:
         return found
 
     return values
+
+
+def _consent(
+    session: Session, settings: Settings, viewer_id: int | None
+) -> Callable[[list[int]], Mapping[str, Mapping[str, Any]]]:
+    """Per framed app: its clientKey and whether the viewer must still grant it access
+    (``connect.ui.grants``); host.js shows the Grant access prompt from this."""
+
+    def consent(installation_ids: list[int]) -> Mapping[str, Mapping[str, Any]]:
+        return GrantService(session, settings.secret).consent_config(viewer_id, installation_ids)
+
+    return consent
 
 
 def app_links(value: str, connect: PageModules | None) -> Markup | str:
@@ -545,6 +564,7 @@ def repository_page(
         page_target="repository",
         page_context={"repository": f"{ws_slug}/{repo_slug}"},
         linker_values=_linker_values(request, session),
+        consent=_consent(session, settings, viewer_id),
         debug=level >= Permission.ADMIN,
     )
     page = PageModules(apps, setup)
@@ -618,6 +638,7 @@ def account_page(
         principal=_principal_factory(session, urls),
         evaluation=EvaluationContext(logged_in=viewer_id is not None, workspace_permission=level),
         addon_page_urls=account_addon_urls(workspace),
+        consent=_consent(session, settings, viewer_id),
         page_target="workspace",
         page_context={"workspace": workspace.slug},
         debug=level >= Permission.ADMIN,
