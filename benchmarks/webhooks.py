@@ -200,6 +200,19 @@ def python_pid(proc: subprocess.Popen[bytes], profiled: bool) -> int:
     raise RuntimeError("py-spy did not start the worker")
 
 
+def db_pids() -> list[int]:
+    """The local PostgreSQL server's processes (empty for SQLite, which runs in-process)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in {"postgres", "postmaster"}:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of all CPUs, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -345,6 +358,18 @@ def main() -> None:
         raw_by_loop: list[list[int]] = []
 
         def undelivered() -> int:
+            """Deliveries still pending (an index range: the poll must not load the machine)."""
+            with sessions() as s:
+                return int(
+                    s.scalar(
+                        select(func.count())
+                        .select_from(WebhookDelivery)
+                        .where(WebhookDelivery.status == "pending")
+                    )
+                    or 0
+                )
+
+        def not_delivered() -> int:
             with sessions() as s:
                 return int(
                     s.scalar(
@@ -419,15 +444,17 @@ def main() -> None:
         rounds: list[dict[str, Any]] = []
         raws = [raw()]
         worker_pids = [python_pid(w, args.profile is not None) for w in workers]
-        watched = {"workers": worker_pids, "receiver": [receiver.pid]}
+        watched = {"workers": worker_pids, "receiver": [receiver.pid], "db": db_pids()}
         watched["publisher"] = [os.getpid()]
         for r in range(args.rounds):
+            watched["db"] = db_pids()
             cpu0 = {k: sum(cpu_seconds(p) for p in v) for k, v in watched.items()}
             busy0 = machine_busy()
             t0 = publish_burst(r * args.events, args.events)
             while undelivered():
-                time.sleep(0.02)
+                time.sleep(0.05)
             elapsed = time.perf_counter() - t0
+            failed = not_delivered()
             busy1 = machine_busy()
             cpu1 = {k: sum(cpu_seconds(p) for p in v) for k, v in watched.items()}
             got = received(base)
@@ -442,6 +469,7 @@ def main() -> None:
                     "raw_asyncio_uvloop_before_after": raw_by_loop[-2:],
                     "ratio": round(rate / raw_mean, 3),
                     "received": len(got),
+                    "not_delivered": failed,
                     "duplicates": len(got) - len({g[1] for g in got}),
                     "machine_cpu_busy_pct": round(
                         100 * (busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1]), 1
@@ -453,6 +481,9 @@ def main() -> None:
                         1000 * (cpu1["receiver"] - cpu0["receiver"]) / per_round, 3
                     ),
                     "publisher_cpu_s": round(cpu1["publisher"] - cpu0["publisher"], 2),
+                    "db_server_cpu_ms_per_delivery": round(
+                        1000 * (cpu1["db"] - cpu0["db"]) / per_round, 3
+                    ),
                 }
             )
 
