@@ -320,6 +320,7 @@ def main() -> None:
     from appdock.models import Repository, WebhookDelivery, Workspace
     from appdock.webhook.service import HookOwner, WebhookService
 
+    load_at_start = Path("/proc/loadavg").read_text()[:14]
     tmp = Path(tempfile.mkdtemp(prefix="adk-bench-"))
     url, dbname = make_database(args.db, tmp)
     receiver, base = start_receiver(tmp)
@@ -523,6 +524,7 @@ def main() -> None:
         ratios = sorted(r["ratio"] for r in rounds)
         result: dict[str, Any] = {
             "label": args.label,
+            "loadavg_at_start_and_end": [load_at_start, Path("/proc/loadavg").read_text()[:14]],
             "db": "sqlite" if args.db == "sqlite" else "postgresql",
             "workers": args.workers,
             "concurrency_per_worker": args.concurrency,
@@ -530,7 +532,7 @@ def main() -> None:
             "deliveries_per_round": per_round,
             "raw_httpx_per_s": round(raw_hx),
             "rounds": rounds,
-            "ratio_median": round(statistics.median(ratios), 3),
+            "ratio_median": round(statistics.median(ratios), 3) if ratios else None,
             "latency_rate_events_per_s": round(achieved),
             "latency_p50_ms": round(statistics.median(lat), 1) if lat else None,
             "latency_p99_ms": round(percentile(lat, 0.99), 1) if lat else None,
