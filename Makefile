@@ -42,10 +42,17 @@ install: $(VENV)/.installed node_modules/.installed
 
 dev: $(VENV)/.dev-installed
 
+# The demo also runs the example app (examples/hello_app) on EXAMPLE_PORT and installs it on the
+# demo team: its panel is on the acme/widget overview.
+EXAMPLE_PORT ?= 8001
+
+# The public URL follows HOST and PORT unless set (links, iframe origins and app callbacks use it).
+run: export APPDOCK_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/appdock db upgrade
 	APPDOCK_ALLOW_PRIVATE_APP_URLS=loopback $(BIN)/appdock demo
-	APPDOCK_ALLOW_PRIVATE_APP_URLS=loopback $(BIN)/appdock serve --host $(HOST) --port $(PORT)
+	APPDOCK_ALLOW_PRIVATE_APP_URLS=loopback $(BIN)/appdock serve --host $(HOST) --port $(PORT) \
+		--with-example-app --example-port $(EXAMPLE_PORT)
 
 lint: dev
 	$(BIN)/ruff check src tests benchmarks sdk examples

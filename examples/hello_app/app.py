@@ -1,11 +1,13 @@
 """Hello, appdock: an example Connect app built with appdock-connect and Starlette.
 
 It adds a panel to every repository overview (latest commits, read through the host's API with
-the app's JWT), a repository page that greets the viewer through the AP bridge, and it listens to
-``repo:push`` and ``pullrequest:fulfilled`` webhooks. Run it beside appdock:
+the app's JWT), a repository page that greets the viewer through the AP bridge, a "Say hello"
+action that opens a dialog, and it listens to ``repo:push`` and ``pullrequest:fulfilled``
+webhooks. ``make run`` starts it beside appdock and installs it on the demo team; by hand:
 
     python examples/hello_app/app.py --port 8001
-    appdock app install http://127.0.0.1:8001/atlassian-connect.json --account acme   # or the UI
+    # then Workspace settings → Installed apps → Install app from URL:
+    #   http://127.0.0.1:8001/atlassian-connect.json   (development mode on)
 
 Tenants are kept in a JSON file (``--data``), so restarts keep installations.
 """
@@ -54,6 +56,16 @@ def descriptor(base_url: str) -> dict[str, Any]:
                     "location": "org.bitbucket.repository.navigation",
                     "url": "/page?repo={repository.full_name}",
                     "params": {"auiIcon": "aui-iconfont-doc"},
+                }
+            ],
+            "webItems": [
+                {
+                    "key": "hello-action",
+                    "name": {"value": "Say hello"},
+                    "tooltip": {"value": "Open the example app's dialog"},
+                    "location": "org.bitbucket.repository.actions",
+                    "url": "/dialog?repo={repository.full_name}",
+                    "target": {"type": "dialog", "options": {"width": "480px", "height": "240px"}},
                 }
             ],
             "webhooks": [
@@ -159,6 +171,21 @@ def create_app(base_url: str, data_file: str) -> Starlette:
         )
         return HTMLResponse(PAGE.format(host=html.escape(ctx.tenant.base_url), body=body))
 
+    def dialog(request: Request) -> Response:
+        try:
+            ctx = connect.verify("GET", _url(request), dict(request.headers))
+        except ConnectError as exc:
+            return HTMLResponse(f"<p>Not verified: {html.escape(str(exc))}</p>", status_code=401)
+        repo = html.escape(request.query_params.get("repo", ""))
+        body = (
+            f"<h3>Hello, {repo}</h3>"
+            "<p class='muted'>This dialog is a signed page of the example app.</p>"
+            "<button id='close'>Close</button>"
+            "<script>document.getElementById('close').onclick = function () {"
+            " AP.dialog.close({from: 'hello'}); };</script>"
+        )
+        return HTMLResponse(PAGE.format(host=html.escape(ctx.tenant.base_url), body=body))
+
     return Starlette(
         routes=[
             Route("/atlassian-connect.json", get_descriptor),
@@ -167,6 +194,7 @@ def create_app(base_url: str, data_file: str) -> Starlette:
             Route("/webhook", webhook, methods=["POST"]),
             Route("/panel", panel),
             Route("/page", page),
+            Route("/dialog", dialog),
         ]
     )
 

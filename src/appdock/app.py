@@ -22,12 +22,16 @@ from appdock.account import routes as account_routes
 from appdock.account import views as account_views
 from appdock.api.router import create_api
 from appdock.appdata import routes as appdata_routes
-from appdock.auth.authenticator import TOKEN_RESOLVERS
+from appdock.appdata import service as appdata_service
+from appdock.auth.authenticator import APP_SESSION_RESOLVERS, TOKEN_RESOLVERS
 from appdock.config import Settings
 from appdock.connect import routes as connect_routes
 from appdock.connect import views as connect_views
 from appdock.connect.auth import resolve_jwt
+from appdock.connect.ui import pages as connect_pages
 from appdock.connect.ui import routes as bridge_routes
+from appdock.connect.ui import views as bridge_views
+from appdock.connect.ui.auth import resolve_app_session
 from appdock.core.db import make_engine, make_session_factory
 from appdock.core.errors import AppdockError
 from appdock.core.urls import Urls
@@ -127,6 +131,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state["workspace_settings_nav"].extend(connect_views.WORKSPACE_NAV)
     TOKEN_RESOLVERS["jwt"] = resolve_jwt
     TOKEN_RESOLVERS["bearer"] = resolve_bearer
+    # Apps in the host's pages: users' grants (AP.request acts as the viewer within them).
+    state["account_settings_nav"].extend(bridge_views.ACCOUNT_NAV)
+    APP_SESSION_RESOLVERS["app"] = resolve_app_session
+    # App modules in the host's pages (issue 7): repository and pull request views call this hook.
+    state["page_modules"] = connect_pages.attach_repository_page
+    state["linker_values"] = appdata_service.linker_value_sets
+    state["repo_nav"].append(connect_pages.repository_nav)
+    state["workspace_settings_sources"] = [connect_pages.settings_nav]
+    state["account_settings_sources"] = [connect_pages.settings_nav]
+    state["workspace_fragments"].insert(0, connect_pages.profile_tabs_fragment)
 
     app = FastAPI(
         title="appdock", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -164,12 +178,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(bridge_routes.router)
     app.include_router(oauth_routes.router)
+    app.include_router(bridge_views.router)
     app.include_router(account_views.router)
     app.include_router(repo_views.router)
     app.include_router(pullrequest_views.router)
     app.include_router(issue_views.router)
     app.include_router(webhook_views.router)
     app.include_router(connect_views.router)
+    app.include_router(connect_pages.account_router)
+    app.include_router(connect_pages.router)
     app.router.routes.extend(githttp.git_routes())
     # Catch-all page routes (/{workspace}, /{workspace}/{repo}) come last so specific paths win.
     app.include_router(account_views.workspace_router)

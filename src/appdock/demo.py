@@ -242,3 +242,77 @@ def _push_history(bare: Path, env: dict[str, str], people: dict[str, tuple[str, 
         )
         commit(author, message, contents, datetime.now(UTC) - timedelta(hours=3))
         git("push", "-q", str(bare), "main", FEATURE_BRANCH, extra=env)
+
+
+# ---- the example app (examples/hello_app) -------------------------------------------------------
+EXAMPLE_APP_KEY = "io.appdock.example.hello"
+EXAMPLE_APP = Path(__file__).resolve().parents[2] / "examples" / "hello_app" / "app.py"
+
+
+def start_example_app(
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 8001, wait: float = 15.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``examples/hello_app`` on a loopback port (its tenants kept in DATA_DIR) and wait
+    until it serves its descriptor. Returns the process (the caller terminates it) and the
+    descriptor URL."""
+    import sys
+    import time
+
+    import httpx
+
+    if not EXAMPLE_APP.exists():
+        raise FileNotFoundError(f"{EXAMPLE_APP} is missing: run from a checkout of appdock")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    base = f"http://{host}:{port}"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(EXAMPLE_APP),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--data",
+            str(settings.data_dir / "hello-app-tenants.json"),
+        ]
+    )
+    url = f"{base}/atlassian-connect.json"
+    deadline = time.monotonic() + wait
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the example app exited with status {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.terminate()
+            raise RuntimeError(f"the example app did not answer on {url} within {wait:.0f} s")
+        time.sleep(0.2)
+
+
+def install_example_app(settings: Settings, descriptor_url: str) -> list[str]:
+    """Install the example app on the demo team ``acme`` as ``admin`` (again on every call: a
+    reinstall gives the running app a fresh shared secret, so a restarted app with a lost tenant
+    file still verifies its JWTs). Needs ``appdock demo`` first and loopback app URLs allowed
+    (``APPDOCK_ALLOW_PRIVATE_APP_URLS=loopback``, as ``make run`` sets)."""
+    from appdock.connect import flows
+    from appdock.core.urls import Urls
+
+    with session_scope(settings) as (session, s):
+        accounts = AccountService(session, s.secret)
+        acme = accounts.store.workspace_by_slug("acme")
+        admin = accounts.store.user_by_username("admin")
+        if acme is None or admin is None:
+            return ["example app not installed: run `appdock demo` first"]
+        acme_id, admin_id = acme.id, admin.id
+        session.commit()
+        fetched = flows.fetch_descriptor(s, descriptor_url, field="example app")
+        outcome = flows.install(
+            session, s, Urls(s.base_url), fetched=fetched, workspace_id=acme_id, user_id=admin_id
+        )
+    return [
+        f"example app {outcome.app_name!r} installed on acme from {descriptor_url}",
+        f"  its panel is on {settings.base_url}/acme/widget",
+    ]

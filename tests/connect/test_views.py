@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html as html_lib
+import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -329,7 +332,15 @@ class TestInstalledApps:
         assert f'href="/site/addons/installations/{inst.id}/remove"' in html
         page = client.get(f"/site/addons/installations/{inst.id}/configure")
         assert page.status_code == 200
-        assert 'src="https://cfg.example.com/configure?ws=&amp;jwt=' in page.text
+        [frame] = [
+            json.loads(html_lib.unescape(m))
+            for m in re.findall(r'data-ap-module="([^"]*)"', page.text)
+        ]
+        # signed, sandboxed by host.js; {workspace.slug} needs the account scope it lacks
+        assert frame["url"].startswith("https://cfg.example.com/configure?ws=&xdm_e=")
+        assert "&jwt=" in frame["url"]
+        assert frame["options"]["isFullPage"] is True
+        assert "frame-src https://cfg.example.com" in page.headers["content-security-policy"]
 
     def test_all_scopes_badge(self, client: TestClient, db: Session, alice: User) -> None:
         personal = db.scalar(select(Workspace).where(Workspace.slug == "alice"))

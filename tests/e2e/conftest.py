@@ -54,8 +54,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def live(settings: Settings) -> Iterator[LiveServer]:
+def start_live(settings: Settings) -> LiveServer:
+    """appdock with ``settings`` (BASE_URL pointing at itself) served by uvicorn in a thread."""
     from appdock.app import create_app
 
     port = _free_port()
@@ -78,11 +78,20 @@ def live(settings: Settings) -> Iterator[LiveServer]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    handle = LiveServer(f"http://127.0.0.1:{port}", port, live_settings, app, server, thread)
-    yield handle
-    if thread.is_alive():
+    return LiveServer(f"http://127.0.0.1:{port}", port, live_settings, app, server, thread)
+
+
+def stop_live(handle: LiveServer) -> None:
+    if handle.thread.is_alive():
         handle.stop()
-    app.state.engine.dispose()
+    handle.app.state.engine.dispose()
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[LiveServer]:
+    handle = start_live(settings)
+    yield handle
+    stop_live(handle)
 
 
 class Git:

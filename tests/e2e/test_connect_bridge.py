@@ -10,29 +10,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Frame, Page, sync_playwright
+from playwright.sync_api import Browser, Frame, Page
 
-from tests.e2e.servers import CLIENT_KEYS, CSRF_TOKEN, VIEWER_UUID, Stack, start_stack
+from tests.e2e.chromium import WAIT_MS, launched, new_page, shot
+from tests.e2e.servers import (
+    CLIENT_KEYS,
+    CSRF_TOKEN,
+    GRANT_URL,
+    VIEWER_UUID,
+    Stack,
+    start_stack,
+)
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
-WAIT_MS = 10_000
 SUBMIT = ".adk-dialog-button[data-identifier=submit]"
 
 
@@ -47,32 +42,14 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with launched() as running:
+        yield running
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with new_page(browser) as opened:
         yield opened
-    finally:
-        context.close()
-    assert not errors, f"uncaught errors on the host page: {errors}"
-
-
-def shot(page: Page, name: str) -> None:
-    OUTPUT.mkdir(exist_ok=True)
-    page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
 
 
 def open_repo(page: Page, stack: Stack, query: str = "") -> None:
@@ -192,7 +169,9 @@ class TestRequestModule:
         assert body == {"type": "user", "uuid": VIEWER_UUID, "display_name": "Alice <A>"}
         call = [c for c in stack.host_state.api_calls if c["path"] == "/api/2.0/user"][-1]
         assert call["app_key"] == "com.example.bridge"
-        assert call["csrf"] is None
+        assert call["client_key"] == CLIENT_KEYS["com.example.bridge"]
+        # even a GET: the host narrows the session to the app's grant only with the token
+        assert call["csrf"] == CSRF_TOKEN
 
     def test_global_request_posts_with_csrf_token(self, page: Page, stack: Stack) -> None:
         open_repo(page, stack)
@@ -220,6 +199,41 @@ class TestRequestModule:
         assert outcome != "success"
         assert "url must" in outcome
         assert len(stack.host_state.api_calls) == calls_before
+
+    def test_refused_for_want_of_consent_the_page_asks_the_viewer(
+        self, page: Page, stack: Stack
+    ) -> None:
+        open_repo(page, stack)
+        assert page.locator(".adk-consent").count() == 0  # not eager: no oauthConsumer
+        frame = app_frame(page, "/bb/panel")
+        outcome = frame.evaluate(
+            """() => new Promise(resolve => AP.request({url: '/2.0/consent-needed',
+                 success: () => resolve('success'),
+                 error: (xhr, s, err) => resolve([xhr.status, err])}))"""
+        )
+        assert outcome[0] == 403
+        assert "you have not granted it access" in outcome[1]
+        prompt = page.locator(".adk-consent")
+        prompt.wait_for(timeout=WAIT_MS)
+        assert prompt.get_attribute("data-app-key") == "com.example.bridge"
+        assert prompt.locator("strong").inner_text() == (
+            "Bridge <Test> App wants to act for you on this site."
+        )
+        href = prompt.locator("a.adk-consent-grant").get_attribute("href")
+        assert href == GRANT_URL + "&next=%2Frepo"
+        # shown once, above the app's first element
+        assert page.evaluate(
+            """() => document.querySelector('.adk-consent').nextElementSibling
+                 .matches('.ap-container[data-app-key="com.example.bridge"]')"""
+        )
+        frame.evaluate(
+            """() => new Promise(resolve => AP.request({url: '/2.0/consent-needed',
+                 error: () => resolve()}))"""
+        )
+        assert page.locator(".adk-consent").count() == 1
+        shot(page, "bridge-consent-prompt")
+        prompt.locator(".adk-consent-dismiss").click()
+        assert page.locator(".adk-consent").count() == 0
 
     def test_proxy_request_without_endpoint_says_so(self, page: Page, stack: Stack) -> None:
         open_repo(page, stack)

@@ -3,6 +3,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -16,7 +18,23 @@ from appdock.webhook.service import WebhookService
 from appdock.webhook.store import WebhookStore
 from tests.factories.account import make_team, make_user
 from tests.factories.webhook import make_hook, make_repo, publish_event
+from tests.webhook.conftest import fast, running_worker
 from tests.webhook.receiver import Receiver
+
+
+def delivery_ids(db: Session) -> list[int]:
+    ids = [d.id for d in db.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))]
+    db.commit()  # no snapshot outlives a check
+    return ids
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
 
 
 def fail_all(db: Session) -> list[WebhookDelivery]:
@@ -65,6 +83,7 @@ class TestRedeliverCommand:
         )
         assert r.returncode == 0, r.stderr
         assert "requeued 3 failed deliveries" in r.stdout
+        assert "requeueing" in r.stdout  # the progress bar's label (the bar itself needs a tty)
         session.expire_all()
         rows = list(session.scalars(select(WebhookDelivery)))
         session.commit()
@@ -118,6 +137,38 @@ class TestPruning:
         assert removed == 1
         assert session.scalar(select(func.count()).select_from(WebhookAttempt)) == 1
         assert [d.id for d in session.scalars(select(WebhookDelivery))] == [new.id]
+        session.commit()
+
+    def test_a_starting_worker_prunes_by_the_retention_setting(
+        self, session: Session, settings: Settings
+    ) -> None:
+        """The worker prunes when it starts (then every hour), not an hour after the machine
+        booted: pruning must not depend on the monotonic clock's origin."""
+        ws = make_team(session, "acme", make_user(session))
+        repo = make_repo(session, ws)
+        make_hook(session, settings, repo, "http://127.0.0.1:9/h")
+        publish_event(session, "repo:push", ws, repo)
+        publish_event(session, "repo:push", ws, repo)
+        old, new = fail_all(session)
+        for d, age in ((old, timedelta(days=3)), (new, timedelta(hours=1))):
+            session.add(
+                WebhookAttempt(
+                    delivery_id=d.id,
+                    number=1,
+                    started_at=utc_now() - age,
+                    duration_ms=1.0,
+                    url="u",
+                    request_headers={},
+                    outcome="failed",
+                )
+            )
+        old.finished_at = utc_now() - timedelta(days=3)
+        session.commit()
+        tuned = fast(settings, webhook_retention_days=2.0)
+        with running_worker(tuned):
+            assert wait_until(lambda: delivery_ids(session) == [new.id])
+        session.expire_all()
+        assert session.scalar(select(func.count()).select_from(WebhookAttempt)) == 1
         session.commit()
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from typing import Any
 
@@ -293,8 +294,13 @@ class TestHostileReceivers:
         assert dns.status == "failed" and dns.last_error
 
     def test_payload_over_limit_is_not_sent_and_says_why(
-        self, session: Session, settings: Settings, receiver: Receiver
+        self,
+        session: Session,
+        settings: Settings,
+        receiver: Receiver,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
+        caplog.set_level(logging.WARNING, logger="appdock.webhook.worker")
         ws, repo = team_repo(session)
         make_hook(session, settings, repo, receiver.url("/ok"))
         publish_event(session, "repo:push", ws, repo, {"blob": "x" * (300 * 1024)})
@@ -306,6 +312,8 @@ class TestHostileReceivers:
         assert attempts(session, big)[0].error == big.last_error
         assert small.status == "delivered"
         assert [json.loads(r.body) for r in receiver.hits("/ok")] == [{"small": True}]
+        [entry] = [r for r in caplog.records if "over the 256 KB limit" in r.getMessage()]
+        assert entry.levelno == logging.WARNING and big.uuid in entry.getMessage()
 
 
 class TestIsolation:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -179,6 +180,17 @@ def linker_values(session: Session, installation_id: int, linker_key: str) -> li
     """
     rows, _total = AppDataStore(session).linker_values(installation_id, linker_key)
     return [row.value for row in rows]
+
+
+def linker_value_sets(
+    session: Session, pairs: Sequence[tuple[int, str]]
+) -> Mapping[tuple[int, str], frozenset[str]]:
+    """What the page side's linkers read (``app.state.linker_values``): the registered values
+    of several ``(installation id, linker key)`` pairs at once."""
+    found: dict[tuple[int, str], set[str]] = {}
+    for row in AppDataStore(session).linker_values_for(pairs):
+        found.setdefault((row.installation_id, row.linker_key), set()).add(row.value)
+    return {pair: frozenset(values) for pair, values in found.items()}
 
 
 class LinkerService:

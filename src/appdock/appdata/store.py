@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from appdock.models import AppLinkerValue, AppProperty
@@ -41,6 +43,15 @@ class AppDataStore:
         total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = self.session.scalars(query.order_by(AppLinkerValue.id).offset(offset).limit(limit))
         return list(rows), total
+
+    def linker_values_for(self, pairs: Sequence[tuple[int, str]]) -> list[AppLinkerValue]:
+        """Every registered value of the ``(installation id, linker key)`` pairs, in one query."""
+        if not pairs:
+            return []
+        query = select(AppLinkerValue).where(
+            tuple_(AppLinkerValue.installation_id, AppLinkerValue.linker_key).in_(list(pairs))
+        )
+        return list(self.session.scalars(query.order_by(AppLinkerValue.id)))
 
     def linker_value(
         self, installation_id: int, linker_key: str, value_id: int

@@ -4,7 +4,10 @@ Accepted on the REST API:
 - ``Authorization: Basic`` with a username and an app password;
 - ``Authorization: JWT`` (Connect apps) and ``Authorization: Bearer`` (access tokens), each
   resolved by the app platform through :data:`TOKEN_RESOLVERS`;
-- the browser session cookie (unsafe methods also need the ``X-CSRF-Token`` header).
+- the browser session cookie (unsafe methods also need the ``X-CSRF-Token`` header). With
+  ``X-Appdock-App-Key`` (an app's ``AP.request`` relayed by the host page) every method needs the
+  CSRF header and the app platform narrows the session to what the viewer granted that app
+  (:data:`APP_SESSION_RESOLVERS`).
 
 A credential that is present but wrong is always a 401 that says why; it never degrades to
 anonymous. A Connect JWT sent as ``Bearer`` or as ``?jwt=`` is refused with a message.
@@ -28,7 +31,7 @@ from appdock.account.service import AccountService
 from appdock.auth import csrf, web_session
 from appdock.auth.deps import get_db, get_settings
 from appdock.config import Settings
-from appdock.core.errors import Unauthorized
+from appdock.core.errors import Forbidden, Unauthorized
 from appdock.core.scopes import Scope
 from appdock.core.subject import AuthSubject
 
@@ -38,6 +41,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The app platform fills this in at start-up (create_app); until then those schemes are refused.
 TokenResolver = Callable[[Request, str, Session, Settings], AuthSubject]
 TOKEN_RESOLVERS: dict[str, TokenResolver] = {}
+
+# "app" -> resolver(request, viewer's session subject, session, settings) -> the narrowed subject
+# for a session request that carries X-Appdock-App-Key. Filled in by create_app; without it such
+# requests are refused (never served with the viewer's full rights).
+SessionAppResolver = Callable[[Request, AuthSubject, Session, Settings], AuthSubject]
+APP_SESSION_RESOLVERS: dict[str, SessionAppResolver] = {}
+APP_KEY_HEADER = "x-appdock-app-key"
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -99,11 +109,24 @@ def authenticate_api(request: Request, session: Session, settings: Settings) -> 
             return resolver(request, value, session, settings)
         raise Unauthorized(f"unsupported authorization scheme {scheme!r}")
     user_id = web_session.user_id_from_request(request, session, settings)
+    for_app = APP_KEY_HEADER in request.headers
     if user_id is not None:
-        if request.method not in SAFE_METHODS:
+        if for_app or request.method not in SAFE_METHODS:
             csrf.require_header(request, settings)
         user = AccountService(session, settings.secret).user_by_id(user_id)
-        return AuthSubject(kind="session", user_id=user.id, username=user.username)
+        subject = AuthSubject(kind="session", user_id=user.id, username=user.username)
+        if for_app:
+            narrow = APP_SESSION_RESOLVERS.get("app")
+            if narrow is None:
+                raise Forbidden("requests on behalf of apps are not enabled on this host")
+            return narrow(request, subject, session, settings)
+        return subject
+    if for_app:
+        # 403, not 401: a 401 with WWW-Authenticate would make the browser prompt for a password.
+        raise Forbidden(
+            "an app's request needs a signed-in viewer",
+            detail="Sign in (again) to let the app act for you.",
+        )
     return AuthSubject.anonymous()
 
 

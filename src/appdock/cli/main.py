@@ -47,6 +47,15 @@ def serve(
             help="Run an embedded webhook delivery worker (off: run `appdock worker` instead).",
         ),
     ] = True,
+    with_example_app: Annotated[
+        bool,
+        typer.Option(
+            "--with-example-app",
+            help="Also run examples/hello_app on a loopback port and install it on the demo "
+            "team (after `appdock demo`).",
+        ),
+    ] = False,
+    example_port: Annotated[int, typer.Option(help="Port of the example app.")] = 8001,
 ) -> None:
     """Serve the web pages, the REST API and git over HTTP."""
     import os
@@ -56,15 +65,44 @@ def serve(
     if not worker:
         os.environ["APPDOCK_WEBHOOK_WORKER"] = "false"
     s = settings()
-    uvicorn.run(
-        "appdock.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=s.log_level,
-        proxy_headers=True,
-    )
+    example = None
+    if with_example_app:
+        from appdock.core.errors import AppdockError
+        from appdock.demo import install_example_app, start_example_app
+
+        try:
+            example, url = start_example_app(s, port=example_port)
+            for line in install_example_app(s, url):
+                typer.echo(line)
+        except (AppdockError, OSError, RuntimeError) as exc:
+            typer.echo(f"warning: example app not available: {exc}", err=True)
+        if example is not None:
+            import signal
+
+            child = example
+
+            def stop_example(signum: int, _frame: object) -> None:
+                # uvicorn re-raises the signal it stopped on after shutting down: stop the app too
+                child.terminate()
+                child.wait(timeout=10)
+                raise SystemExit(128 + signum)
+
+            signal.signal(signal.SIGTERM, stop_example)
+            signal.signal(signal.SIGINT, stop_example)
+    try:
+        uvicorn.run(
+            "appdock.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=s.log_level,
+            proxy_headers=True,
+        )
+    finally:
+        if example is not None and example.poll() is None:
+            example.terminate()
+            example.wait(timeout=10)
 
 
 @db_app.command("upgrade")

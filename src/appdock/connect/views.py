@@ -8,7 +8,6 @@ strings and is escaped by Jinja.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -20,15 +19,10 @@ from pydantic import BaseModel
 from appdock.auth.deps import DbDep, SettingsDep, UrlsDep
 from appdock.config import Settings
 from appdock.connect import flows
-from appdock.connect import jwt as connect_jwt
 from appdock.connect.descriptor import Descriptor
 from appdock.connect.marketplace import MarketplaceService
-from appdock.connect.service import (
-    ConnectService,
-    descriptor_of,
-    granted_scopes,
-    shared_secret_of,
-)
+from appdock.connect.service import ConnectService, descriptor_of, granted_scopes
+from appdock.connect.ui import pages as connect_pages
 from appdock.core.errors import AppdockError, BadRequest, NotFound, UpstreamError
 from appdock.core.scopes import ALL_SCOPES, DESCRIPTIONS, Scope, closure, parse_scopes
 from appdock.core.time import isoformat
@@ -36,7 +30,6 @@ from appdock.models import Installation, Workspace
 from appdock.web.deps import LoggedIn, csrf_protect
 from appdock.web.templating import flash, redirect, render
 
-_UNRESOLVED = re.compile(r"\{[^}]*\}")
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
 ACCOUNT_NAV = [
@@ -569,37 +562,31 @@ def configure_page(
     settings: SettingsDep,
     urls: UrlsDep,
 ) -> Response:
-    """The app's configure page in an iframe (signed URL; context parameters are the UI
-    module host's business, unresolved ones are left empty here)."""
+    """The app's configure page: its signed ``configurePage`` module in a sandboxed frame with
+    the AP bridge (context parameters as on any account page; hidden by its conditions → 404)."""
     svc = ConnectService(db, settings.secret, urls)
     inst = svc.managed_installation(installation_id, viewer.id)
     ws = svc.accounts.store.workspace_by_id(inst.workspace_id)
     assert ws is not None
     descriptor = descriptor_of(inst)
-    page = descriptor.modules.configure_page
-    if page is None:
+    configure = descriptor.modules.configure_page
+    if configure is None:
         raise NotFound(f"{inst.name} has no configure page")
-    url = descriptor.resolve_url(_UNRESOLVED.sub("", page.url))
-    src = (
-        connect_jwt.signed_url(
-            url,
-            client_key=inst.client_key,
-            shared_secret=shared_secret_of(settings.secret, inst),
-            app_base_url=descriptor.base_url,
-            user_uuid=viewer.uuid,
-        )
-        if descriptor.uses_jwt
-        else url
-    )
-    return render(
+    modules = connect_pages.account_page(request, db, settings, ws, viewer)
+    module = modules.one(inst.app_key, configure.key, {"configurePage"})
+    if module is None:
+        raise NotFound(f"{inst.name} has no configure page you can open")
+    response = render(
         request,
         "connect/configure.html",
         {
             **_nav_context(ws),
             "active": "addons",
-            "title": page.name.value,
+            "title": configure.name.value,
             "app_name": inst.name,
-            "src": src,
+            "module": module,
+            "connect": modules,
             "back": _settings_href(ws),
         },
     )
+    return modules.apply(response)

@@ -267,6 +267,18 @@ class OutboundClient:
         merged = {"Content-Type": "application/json", **(headers or {})}
         return self._send("POST", url, purpose=purpose, headers=merged, content=body)
 
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        purpose: str = "URL",
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> OutboundResponse:
+        """One request with any method; redirects are returned, not followed."""
+        return self._send(method.upper(), url, purpose=purpose, headers=headers, content=content)
+
     def fetch_json(self, url: str, *, purpose: str = "descriptor URL") -> tuple[str, Any]:
         """GET a JSON document: 2xx, a JSON (or plain text) content type, a parseable body.
         Returns the final URL (after redirects) and the parsed value."""

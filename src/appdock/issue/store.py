@@ -5,63 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from appdock.core import bbql
-from appdock.core.errors import BadRequest
+from appdock.core import bbql, bbql_sql
 from appdock.models import Issue, IssueChange, IssueComment, Membership, Repository, User
 
 PRIORITY_ORDER = ("trivial", "minor", "major", "critical", "blocker")
 
 
-def _unsupported(field: str, op: str) -> BadRequest:
-    return BadRequest(f"q: operator {op!r} is not supported for {field!r}", field="q")
-
-
-def _text_cmp(field: str, column: Any) -> Any:
-    def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
-        text = "" if value is None else str(value)
-        if op == "=":
-            return column == text  # type: ignore[no-any-return]
-        if op == "!=":
-            return column != text  # type: ignore[no-any-return]
-        if op in ("~", "!~"):
-            cond = func.lower(column).contains(text.lower(), autoescape=True)
-            return cond if op == "~" else not_(cond)
-        raise _unsupported(field, op)
-
-    return compile_cmp
-
-
-def _int_cmp(field: str, column: Any) -> Any:
-    def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise BadRequest(f"q: {field!r} compares with a number", field="q")
-        ops = {
-            "=": column == value,
-            "!=": column != value,
-            ">": column > value,
-            ">=": column >= value,
-            "<": column < value,
-            "<=": column <= value,
-        }
-        if op not in ops:
-            raise _unsupported(field, op)
-        return ops[op]  # type: ignore[no-any-return]
-
-    return compile_cmp
-
-
-def _user_cmp(field: str, fk: Any, attr: Any) -> Any:
-    def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
-        if value is None and op in ("=", "!="):
-            return fk.is_(None) if op == "=" else fk.is_not(None)  # type: ignore[no-any-return]
-        inner = _text_cmp(field, attr)(op.replace("!", ""), value)
-        cond = fk.in_(select(User.id).where(inner))
-        return not_(cond) if op.startswith("!") else cond  # type: ignore[no-any-return]
-
-    return compile_cmp
+def _user(field: str, fk: Any, attr: Any) -> bbql_sql.Comparator:
+    return bbql_sql.related(field, fk, lambda cond: select(User.id).where(cond), attr)
 
 
 class IssueStore:
@@ -95,27 +49,23 @@ class IssueStore:
 
     def query_condition(self, node: bbql.Node) -> ColumnElement[bool]:
         fields = {
-            "id": _int_cmp("id", Issue.number),
-            "title": _text_cmp("title", Issue.title),
-            "content.raw": _text_cmp("content.raw", Issue.content),
-            "state": _text_cmp("state", Issue.state),
-            "kind": _text_cmp("kind", Issue.kind),
-            "priority": _text_cmp("priority", Issue.priority),
-            "votes": _int_cmp("votes", Issue.votes),
-            "assignee.uuid": _user_cmp("assignee.uuid", Issue.assignee_user_id, User.uuid),
-            "assignee.account_id": _user_cmp(
+            "id": bbql_sql.integer("id", Issue.number),
+            "title": bbql_sql.text("title", Issue.title),
+            "content.raw": bbql_sql.text("content.raw", Issue.content),
+            "state": bbql_sql.text("state", Issue.state),
+            "kind": bbql_sql.text("kind", Issue.kind),
+            "priority": bbql_sql.text("priority", Issue.priority),
+            "votes": bbql_sql.integer("votes", Issue.votes),
+            "assignee.uuid": _user("assignee.uuid", Issue.assignee_user_id, User.uuid),
+            "assignee.account_id": _user(
                 "assignee.account_id", Issue.assignee_user_id, User.account_id
             ),
-            "assignee.username": _user_cmp(
-                "assignee.username", Issue.assignee_user_id, User.username
-            ),
-            "reporter.uuid": _user_cmp("reporter.uuid", Issue.reporter_user_id, User.uuid),
-            "reporter.account_id": _user_cmp(
+            "assignee.username": _user("assignee.username", Issue.assignee_user_id, User.username),
+            "reporter.uuid": _user("reporter.uuid", Issue.reporter_user_id, User.uuid),
+            "reporter.account_id": _user(
                 "reporter.account_id", Issue.reporter_user_id, User.account_id
             ),
-            "reporter.username": _user_cmp(
-                "reporter.username", Issue.reporter_user_id, User.username
-            ),
+            "reporter.username": _user("reporter.username", Issue.reporter_user_id, User.username),
         }
         condition: ColumnElement[bool] = bbql.to_sql(node, fields, and_, or_)
         return condition

@@ -23,7 +23,14 @@ from appdock.issue.schemas import KINDS, OPEN_STATES, PRIORITIES, STATES
 from appdock.issue.service import UNSET, IssueService
 from appdock.repo.context import RepoContext
 from appdock.repo.service import Permission
-from appdock.repo.views import RepoView, repo_nav_items, repo_view
+from appdock.repo.views import (
+    RepoView,
+    attach_page_modules,
+    finish_page,
+    page_modules,
+    repo_nav_items,
+    repo_view,
+)
 from appdock.web.deps import LoggedIn, Viewer, ViewerView, csrf_protect, viewer_subject
 from appdock.web.templating import flash, redirect, render
 
@@ -85,12 +92,19 @@ def issue_view(ctx: IssueContext) -> IssueView:
 
 
 def _load(
-    db: Any, settings: Any, viewer: ViewerView | None, workspace: str, repo_slug: str
+    db: Any,
+    settings: Any,
+    viewer: ViewerView | None,
+    workspace: str,
+    repo_slug: str,
+    request: Request | None = None,
 ) -> tuple[IssueService, RepoContext, RepoView, AuthSubject]:
     svc = IssueService(db, settings)
     subject = viewer_subject(viewer)
     repo_ctx = svc.repository(workspace, repo_slug, subject)
     perm = svc.repos.permission_of(subject, repo_ctx.repo)
+    if request is not None:  # app modules of the repository (its sidebar and actions)
+        attach_page_modules(request, db, settings, repo_ctx, perm, viewer)
     return svc, repo_ctx, repo_view(repo_ctx, perm, settings.base_url), subject
 
 
@@ -104,9 +118,10 @@ def _page(
         "kinds": KINDS,
         "priorities": PRIORITIES,
         "states": STATES,
+        "connect": page_modules(request),
     }
     ctx.update(context)
-    return render(request, template, ctx, status_code=status)
+    return finish_page(request, render(request, template, ctx, status_code=status))
 
 
 def _assignees(svc: IssueService, repo: RepoContext) -> list[dict[str, str]]:
@@ -132,7 +147,7 @@ def issue_list(
     sort: str = "-updated_on",
     page: Annotated[int, Query(ge=1, le=10000)] = 1,
 ) -> Response:
-    svc, repo_ctx, repo, _ = _load(db, settings, viewer, workspace, repo_slug)
+    svc, repo_ctx, repo, _ = _load(db, settings, viewer, workspace, repo_slug, request)
     status = status if status in FILTERS else "open"
     clauses = []
     if kind in KINDS:
@@ -194,7 +209,7 @@ def issue_new(
     db: DbDep,
     settings: SettingsDep,
 ) -> Response:
-    svc, repo_ctx, repo, _ = _load(db, settings, viewer, workspace, repo_slug)
+    svc, repo_ctx, repo, _ = _load(db, settings, viewer, workspace, repo_slug, request)
     return _page(
         request,
         "issue/new.html",
@@ -221,7 +236,7 @@ def issue_create(
     priority: Annotated[str, Form()] = "major",
     assignee: Annotated[str, Form()] = "",
 ) -> Response:
-    svc, repo_ctx, repo, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, repo_ctx, repo, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     form = {
         "title": title,
         "content": content,
@@ -263,7 +278,7 @@ def issue_page(
     db: DbDep,
     settings: SettingsDep,
 ) -> Response:
-    svc, repo_ctx, repo, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, repo_ctx, repo, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     ctx = svc.get(repo_ctx, number)
     view = issue_view(ctx)
     comments, _ = svc.comments(ctx, limit=500)
@@ -361,7 +376,7 @@ def issue_change_submit(
     content: Annotated[str | None, Form()] = None,
     message: Annotated[str, Form()] = "",
 ) -> Response:
-    svc, repo_ctx, _, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, repo_ctx, _, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     ctx = svc.get(repo_ctx, number)
     try:
         with db.begin_nested():
@@ -393,7 +408,7 @@ def issue_comment_submit(
     settings: SettingsDep,
     content: Annotated[str, Form()] = "",
 ) -> Response:
-    svc, repo_ctx, _, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, repo_ctx, _, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     ctx = svc.get(repo_ctx, number)
     try:
         with db.begin_nested():
@@ -416,7 +431,7 @@ def issue_comment_edit(
     settings: SettingsDep,
     content: Annotated[str, Form()] = "",
 ) -> Response:
-    svc, repo_ctx, _, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, repo_ctx, _, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     ctx = svc.get(repo_ctx, number)
     try:
         with db.begin_nested():
@@ -438,7 +453,7 @@ def issue_comment_delete(
     db: DbDep,
     settings: SettingsDep,
 ) -> Response:
-    svc, repo_ctx, _, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, repo_ctx, _, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     ctx = svc.get(repo_ctx, number)
     try:
         with db.begin_nested():
@@ -459,7 +474,7 @@ def issue_delete_submit(
     db: DbDep,
     settings: SettingsDep,
 ) -> Response:
-    svc, repo_ctx, _, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, repo_ctx, _, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     ctx = svc.get(repo_ctx, number)
     try:
         with db.begin_nested():

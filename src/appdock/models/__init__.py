@@ -2,6 +2,7 @@
 
 from appdock.models.app_access_token import AppAccessToken
 from appdock.models.app_client_key import AppClientKey
+from appdock.models.app_grant import AppGrant
 from appdock.models.app_linker_value import AppLinkerValue
 from appdock.models.app_password import AppPassword
 from appdock.models.app_property import AppProperty
@@ -31,6 +32,7 @@ from appdock.models.workspace import Workspace
 __all__ = [
     "AppAccessToken",
     "AppClientKey",
+    "AppGrant",
     "AppLinkerValue",
     "AppPassword",
     "AppProperty",

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from appdock.core import bbql
-from appdock.core.errors import BadRequest
+from appdock.core import bbql, bbql_sql
 from appdock.models import (
     CommitStatus,
     Membership,
@@ -22,46 +21,6 @@ from appdock.models import (
     User,
     Workspace,
 )
-
-
-def _unsupported(field: str, op: str) -> BadRequest:
-    return BadRequest(f"q: operator {op!r} is not supported for {field!r}", field="q")
-
-
-def _text_cmp(field: str, column: Any, *, upper: bool = False) -> Any:
-    def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
-        text = "" if value is None else str(value)
-        if upper:
-            text = text.upper()
-        if op == "=":
-            return column == text  # type: ignore[no-any-return]
-        if op == "!=":
-            return column != text  # type: ignore[no-any-return]
-        if op in ("~", "!~"):
-            cond = func.lower(column).contains(text.lower(), autoescape=True)
-            return cond if op == "~" else not_(cond)
-        raise _unsupported(field, op)
-
-    return compile_cmp
-
-
-def _int_cmp(field: str, column: Any) -> Any:
-    def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise BadRequest(f"q: {field!r} compares with a number", field="q")
-        ops = {
-            "=": column == value,
-            "!=": column != value,
-            ">": column > value,
-            ">=": column >= value,
-            "<": column < value,
-            "<=": column <= value,
-        }
-        if op not in ops:
-            raise _unsupported(field, op)
-        return ops[op]  # type: ignore[no-any-return]
-
-    return compile_cmp
 
 
 class PullRequestStore:
@@ -143,21 +102,18 @@ class PullRequestStore:
         """A ``q=`` filter on pull requests as SQL (``state="MERGED"``, ``title ~ "x"``,
         ``source.branch.name = "f"``, ``author.uuid = "{...}"``, ``id > 3``)."""
 
-        def author(field: str, attr: Any) -> Any:
-            def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
-                inner = _text_cmp(field, attr)(op.replace("!", ""), value)
-                cond = PullRequest.author_user_id.in_(select(User.id).where(inner))
-                return not_(cond) if op.startswith("!") else cond
-
-            return compile_cmp
+        def author(field: str, attr: Any) -> bbql_sql.Comparator:
+            return bbql_sql.related(
+                field, PullRequest.author_user_id, lambda cond: select(User.id).where(cond), attr
+            )
 
         fields = {
-            "state": _text_cmp("state", PullRequest.state, upper=True),
-            "title": _text_cmp("title", PullRequest.title),
-            "description": _text_cmp("description", PullRequest.description),
-            "id": _int_cmp("id", PullRequest.number),
-            "source.branch.name": _text_cmp("source.branch.name", PullRequest.source_branch),
-            "destination.branch.name": _text_cmp(
+            "state": bbql_sql.text("state", PullRequest.state, upper=True),
+            "title": bbql_sql.text("title", PullRequest.title),
+            "description": bbql_sql.text("description", PullRequest.description),
+            "id": bbql_sql.integer("id", PullRequest.number),
+            "source.branch.name": bbql_sql.text("source.branch.name", PullRequest.source_branch),
+            "destination.branch.name": bbql_sql.text(
                 "destination.branch.name", PullRequest.destination_branch
             ),
             "author.uuid": author("author.uuid", User.uuid),

@@ -22,13 +22,21 @@ from appdock.core.errors import AppdockError, NotFound
 from appdock.core.markup import render_markdown
 from appdock.core.scopes import Scope
 from appdock.core.subject import AuthSubject
+from appdock.core.urls import Urls
 from appdock.git import FileDiff, parse_unified_diff
 from appdock.pullrequest.context import PullRequestContext
-from appdock.pullrequest.schemas import STATES
+from appdock.pullrequest.schemas import STATES, pullrequest_read
 from appdock.pullrequest.service import MERGE_STRATEGIES, PullRequestService
 from appdock.repo.context import RepoContext
 from appdock.repo.service import Permission
-from appdock.repo.views import RepoView, commit_view, repo_nav_items, repo_view
+from appdock.repo.views import (
+    RepoView,
+    attach_page_modules,
+    commit_view,
+    finish_page,
+    repo_nav_items,
+    repo_view,
+)
 from appdock.web.deps import LoggedIn, Viewer, ViewerView, csrf_protect, viewer_subject
 from appdock.web.templating import flash, redirect, render, templates
 
@@ -138,12 +146,19 @@ def pullrequest_view(ctx: PullRequestContext) -> PullRequestView:
 
 # ---- helpers ---------------------------------------------------------------------------------
 def _load(
-    db: Any, settings: Any, viewer: ViewerView | None, workspace: str, repo_slug: str
+    db: Any,
+    settings: Any,
+    viewer: ViewerView | None,
+    workspace: str,
+    repo_slug: str,
+    request: Request | None = None,
 ) -> tuple[PullRequestService, RepoContext, RepoView, AuthSubject]:
     svc = PullRequestService(db, settings)
     subject = viewer_subject(viewer)
     dest = svc.repository(workspace, repo_slug, subject)
     perm = svc.repos.permission_of(subject, dest.repo)
+    if request is not None:
+        attach_page_modules(request, db, settings, dest, perm, viewer)
     return svc, dest, repo_view(dest, perm, settings.base_url), subject
 
 
@@ -158,9 +173,10 @@ def _page(
         "repo": repo,
         "nav": repo_nav_items(request, repo, "pullrequests"),
         "active": "pullrequests",
+        "connect": getattr(request.state, "page_modules", None),
     }
     ctx.update(context)
-    return render(request, template, ctx, status_code=status_code)
+    return finish_page(request, render(request, template, ctx, status_code=status_code))
 
 
 def _diff_files(svc: PullRequestService, ctx: PullRequestContext) -> tuple[list[FileDiff], bool]:
@@ -245,7 +261,7 @@ def pullrequest_list(
     q: str = "",
     page: Annotated[int, Query(ge=1, le=10000)] = 1,
 ) -> Response:
-    svc, dest, repo, _ = _load(db, settings, viewer, workspace, repo_slug)
+    svc, dest, repo, _ = _load(db, settings, viewer, workspace, repo_slug, request)
     state = state.upper()
     states = list(STATES) if state == "ALL" else [state] if state in STATES else ["OPEN"]
     rows, total = svc.search(
@@ -299,7 +315,7 @@ def pullrequest_new(
     destination: str = "",
     source_repo: str = "",
 ) -> Response:
-    svc, dest, repo, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, dest, repo, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     return _new_form(request, svc, dest, repo, subject, source, destination, source_repo, {}, None)
 
 
@@ -396,7 +412,7 @@ def pullrequest_create(
     reviewers: Annotated[list[str] | None, Form()] = None,
     close_source_branch: Annotated[str, Form()] = "",
 ) -> Response:
-    svc, dest, repo, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, dest, repo, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     form = {"title": title, "description": description, "reviewers": reviewers or []}
     try:
         with db.begin_nested():
@@ -437,9 +453,17 @@ def pullrequest_page(
     settings: SettingsDep,
     tab: str = "overview",
 ) -> Response:
-    svc, dest, repo, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, dest, repo, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     ctx = svc.get(dest, number)
     view = pullrequest_view(ctx)
+    modules = getattr(request.state, "page_modules", None)
+    if modules is not None:  # the `pullrequest` context root of app modules, built if needed
+        urls = Urls(settings.base_url)
+        modules.add_object(
+            "pullrequest", lambda: pullrequest_read(ctx, urls).model_dump(mode="json")
+        )
+        # named to the bridge: proxyRequest and dialog URLs are filled for this pull request
+        modules.setup.page_context["pullrequest"] = number
     commits, commit_total = svc.commits(ctx, limit=100)
     names = svc.repos.store.users_by_emails(c.author.email for c in commits)
     usernames = {e: u.username for e, u in names.items()}
@@ -459,6 +483,8 @@ def pullrequest_page(
             "inline_path": row.inline_path,
             "inline_line": row.inline_to or row.inline_from,
         }
+        if modules is not None:  # app linkers (their regex matches become links)
+            item["html"] = modules.linkify(item["html"])
         comments.append(item)
         if row.inline_path:
             inline.setdefault(row.inline_path, []).append(item)
@@ -536,7 +562,7 @@ def _act(
     success: str,
     tab: str = "",
 ) -> Response:
-    svc, dest, _, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, dest, _, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     ctx = svc.get(dest, number)
     try:
         with db.begin_nested():
@@ -702,7 +728,7 @@ def edit_form(
     db: DbDep,
     settings: SettingsDep,
 ) -> Response:
-    svc, dest, repo, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, dest, repo, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     ctx = svc.get(dest, number)
     if not svc.can_edit(subject, ctx):
         raise NotFound("there is nothing here you can edit")
@@ -728,7 +754,7 @@ def edit_submit(
     destination: Annotated[str, Form()] = "",
     close_source_branch: Annotated[str, Form()] = "",
 ) -> Response:
-    svc, dest, repo, subject = _load(db, settings, viewer, workspace, repo_slug)
+    svc, dest, repo, subject = _load(db, settings, viewer, workspace, repo_slug, request)
     ctx = svc.get(dest, number)
     try:
         with db.begin_nested():

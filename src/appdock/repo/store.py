@@ -8,67 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
-from appdock.core import bbql
-from appdock.core.errors import BadRequest
+from appdock.core import bbql, bbql_sql
 from appdock.core.subject import AuthSubject
 from appdock.models import CommitStatus, Membership, Project, Repository, User, Workspace
 
 ADMIN_ROLES = ("admin", "owner")
-
-
-def _unsupported(field: str, op: str) -> BadRequest:
-    return BadRequest(f"q: operator {op!r} is not supported for {field!r}", field="q")
-
-
-def _text(field: str, column: InstrumentedAttribute[str]) -> Callable[[str, bbql.Value], Any]:
-    def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
-        text = "" if value is None else str(value)
-        if op == "=":
-            return column == text
-        if op == "!=":
-            return column != text
-        if op in ("~", "!~"):
-            cond = func.lower(column).contains(text.lower(), autoescape=True)
-            return cond if op == "~" else not_(cond)
-        raise _unsupported(field, op)
-
-    return compile_cmp
-
-
-def _bool(field: str, column: InstrumentedAttribute[bool]) -> Callable[[str, bbql.Value], Any]:
-    def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
-        if not isinstance(value, bool):
-            raise BadRequest(f"q: {field!r} compares with true or false", field="q")
-        if op == "=":
-            return column.is_(value)
-        if op == "!=":
-            return column.is_not(value)
-        raise _unsupported(field, op)
-
-    return compile_cmp
-
-
-def _date(field: str, column: InstrumentedAttribute[datetime]) -> Callable[[str, bbql.Value], Any]:
-    def compile_cmp(op: str, value: bbql.Value) -> ColumnElement[bool]:
-        try:
-            when = datetime.fromisoformat(str(value))
-        except ValueError as exc:
-            raise BadRequest(f"q: {field!r} compares with an ISO 8601 date", field="q") from exc
-        ops = {
-            ">": column > when,
-            ">=": column >= when,
-            "<": column < when,
-            "<=": column <= when,
-            "=": column == when,
-            "!=": column != when,
-        }
-        if op not in ops:
-            raise _unsupported(field, op)
-        return ops[op]
-
-    return compile_cmp
 
 
 class RepoStore:
@@ -304,7 +250,7 @@ class RepoStore:
         """A ``q=`` filter on repositories as SQL."""
 
         def project_key(op: str, value: bbql.Value) -> ColumnElement[bool]:
-            inner = _text("project.key", Project.key)(op.replace("!", ""), value)
+            inner = bbql_sql.text("project.key", Project.key)(op.replace("!", ""), value)
             cond = Repository.project_id.in_(select(Project.id).where(inner))
             return not_(cond) if op.startswith("!") else cond
 
@@ -318,20 +264,22 @@ class RepoStore:
                     ),
                 )
                 return cond if op == "=" else not_(cond)
-            partial: ColumnElement[bool] = _text("full_name", Repository.slug)(op, slug or ws_slug)
+            partial: ColumnElement[bool] = bbql_sql.text("full_name", Repository.slug)(
+                op, slug or ws_slug
+            )
             return partial
 
         fields: dict[str, Callable[[str, bbql.Value], Any]] = {
-            "name": _text("name", Repository.name),
-            "slug": _text("slug", Repository.slug),
-            "description": _text("description", Repository.description),
-            "language": _text("language", Repository.language),
-            "uuid": _text("uuid", Repository.uuid),
+            "name": bbql_sql.text("name", Repository.name),
+            "slug": bbql_sql.text("slug", Repository.slug),
+            "description": bbql_sql.text("description", Repository.description),
+            "language": bbql_sql.text("language", Repository.language),
+            "uuid": bbql_sql.text("uuid", Repository.uuid),
             "full_name": full_name,
             "project.key": project_key,
-            "is_private": _bool("is_private", Repository.is_private),
-            "created_on": _date("created_on", Repository.created_at),
-            "updated_on": _date("updated_on", Repository.updated_at),
+            "is_private": bbql_sql.boolean("is_private", Repository.is_private),
+            "created_on": bbql_sql.date("created_on", Repository.created_at),
+            "updated_on": bbql_sql.date("updated_on", Repository.updated_at),
         }
         condition: ColumnElement[bool] = bbql.to_sql(node, fields, and_, or_)
         return condition

@@ -8,6 +8,7 @@ repository page is :func:`repo_nav_items`; other domains add entries through
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from appdock.auth.deps import DbDep, SettingsDep
 from appdock.core.errors import AppdockError, BadRequest, NotFound
 from appdock.core.markup import render_markdown
 from appdock.core.subject import AuthSubject
+from appdock.core.urls import Urls
 from appdock.git import (
     Commit,
     GitRepo,
@@ -35,6 +37,7 @@ from appdock.git import (
     parse_unified_diff,
 )
 from appdock.repo.context import RepoContext
+from appdock.repo.schemas import branch_read, commit_read
 from appdock.repo.service import Permission, RepoService
 from appdock.repo.source import (
     blob_media_type,
@@ -242,7 +245,38 @@ def _load(
     subject = viewer_subject(viewer)
     ctx = svc.get(workspace, repo_slug, subject, level)
     perm = svc.permission_of(subject, ctx.repo)
+    attach_page_modules(request, db, settings, ctx, perm, viewer)
     return svc, ctx, repo_view(ctx, perm, settings.base_url), subject
+
+
+def attach_page_modules(
+    request: Request,
+    db: Any,
+    settings: Any,
+    ctx: RepoContext,
+    perm: Permission,
+    viewer: ViewerView | None,
+) -> Any:
+    """Let the app platform attach this page's UI modules (``app.state.page_modules``: a callable
+    ``(request, session, settings, repo_ctx, permission, viewer)`` that stores them on
+    ``request.state.page_modules``; templates get them as ``connect``)."""
+    hook = getattr(request.app.state, "page_modules", None)
+    return hook(request, db, settings, ctx, int(perm), viewer) if hook is not None else None
+
+
+def page_modules(request: Request) -> Any:
+    """This page's app modules (``connect.ui.pages.PageModules``), or None without the app
+    platform. Views add context objects to it: ``add_object(root, factory)``,
+    ``add_rows(root, {name: factory})``; factories run only when a module is resolved."""
+    return getattr(request.state, "page_modules", None)
+
+
+def finish_page(request: Request, response: HTMLResponse) -> HTMLResponse:
+    """Apply what the page's app modules need on the response (their Content-Security-Policy)."""
+    modules = getattr(request.state, "page_modules", None)
+    if modules is not None:
+        modules.apply(response)
+    return response
 
 
 def _page(
@@ -253,9 +287,14 @@ def _page(
     context: dict[str, Any],
     status_code: int = 200,
 ) -> HTMLResponse:
-    ctx = {"repo": repo, "nav": repo_nav_items(request, repo, active), "active": active}
+    ctx = {
+        "repo": repo,
+        "nav": repo_nav_items(request, repo, active),
+        "active": active,
+        "connect": getattr(request.state, "page_modules", None),
+    }
     ctx.update(context)
-    return render(request, template, ctx, status_code=status_code)
+    return finish_page(request, render(request, template, ctx, status_code=status_code))
 
 
 def _usernames(svc: RepoService, commits: list[Commit]) -> dict[str, str]:
@@ -597,6 +636,10 @@ def _source_page(
                         directory=directory,
                     )
                 )
+    modules = page_modules(request)
+    if modules is not None:  # fileViews match on this; {file.*} context parameters
+        modules.add_object("file", lambda: _file_json(entry.name, path, commit, size, file))
+        modules.update_evaluation(file_is_binary=bool(file["binary"]))
     return _page(
         request,
         "repo/file.html",
@@ -605,10 +648,30 @@ def _source_page(
         {
             **common,
             "file": file,
+            "fileviewer": request.query_params.get("fileviewer", ""),
             "raw_url": f"{repo.html_url}/raw/{quote(ref, safe='/')}/{quote(path, safe='/')}",
             "history_url": f"{repo.html_url}/commits/{quote(commit)}?path={quote(path)}",
         },
     )
+
+
+def _file_json(
+    name: str, path: str, commit: str, size: int, file: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``file`` context object of app modules (REST 2.0 ``commit_file``, plus ``name`` and
+    the guessed ``mimetype`` fileViews match on)."""
+    guessed = mimetypes.guess_type(name, strict=False)[0]
+    mimetype = guessed or ("application/octet-stream" if file["binary"] else "text/plain")
+    return {
+        "type": "commit_file",
+        "path": path,
+        "escaped_path": path,
+        "name": name,
+        "size": size,
+        "mimetype": mimetype,
+        "attributes": ["binary"] if file["binary"] else [],
+        "commit": {"type": "commit", "hash": commit},
+    }
 
 
 @repository_router.get("/{workspace}/{repo_slug}/src", response_class=HTMLResponse)
@@ -755,8 +818,13 @@ def branch_commits_page(
     path: str | None = None,
 ) -> Response:
     svc, ctx, repo, _ = _load(request, db, settings, viewer, workspace, repo_slug)
-    if svc.git(ctx.repo).branch(name) is None:
+    branch = svc.git(ctx.repo).branch(name)
+    if branch is None:
         raise NotFound(f"branch {name!r} not found")
+    modules = page_modules(request)
+    if modules is not None and branch.commit is not None:
+        urls = Urls(settings.base_url)
+        modules.add_object("branch", lambda: branch_read(ctx, branch, urls).model_dump(mode="json"))
     return _commit_list(request, svc, ctx, repo, f"refs/heads/{name}", page, path)
 
 
@@ -802,6 +870,10 @@ def commit_page(
         commit = git.commit(rev)
     except RevisionNotFound as exc:
         raise NotFound(f"commit {rev!r} not found") from exc
+    modules = page_modules(request)
+    if modules is not None:
+        urls = Urls(settings.base_url)
+        modules.add_object("commit", lambda: commit_read(ctx, commit, urls).model_dump(mode="json"))
     old, new = diff_revisions(git, commit.hash)
     files = parse_unified_diff(git.diff(old, new), max_lines=MAX_DIFF_LINES)
     shown = sum(len(h.lines) for f in files for h in f.hunks)
@@ -860,6 +932,17 @@ def branches_page(
                 v.behind, v.ahead = int(counts[0]), int(counts[1])
         views.append(v)
     tags = [ref_view(t, None) for t in sorted(git.tags(), key=lambda r: r.name, reverse=True)]
+    modules = page_modules(request)
+    if modules is not None:
+        urls = Urls(settings.base_url)
+        modules.add_rows(
+            "branch",
+            {
+                b.name: (lambda b=b: branch_read(ctx, b, urls).model_dump(mode="json"))
+                for b in branches[:200]
+                if b.commit is not None
+            },
+        )
     return _page(
         request,
         "repo/branches.html",

@@ -133,6 +133,7 @@ class Sender:
         self.policy = policy
         self.timeout = timeout
         self.max_body = max_body
+        self._refusals: dict[str, str | None] = {}  # url -> refusal of an IP-literal host
         connector = aiohttp.TCPConnector(
             limit=limit,
             limit_per_host=0,
@@ -153,6 +154,14 @@ class Sender:
         await self.session.close()
 
     def _literal_refusal(self, url: str) -> str | None:
+        if url in self._refusals:
+            return self._refusals[url]
+        if len(self._refusals) > 4096:
+            self._refusals.clear()
+        refusal = self._refusals[url] = self._check_literal(url)
+        return refusal
+
+    def _check_literal(self, url: str) -> str | None:
         try:
             host = urlsplit(url).hostname or ""
         except ValueError:

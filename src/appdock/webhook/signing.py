@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -107,6 +108,12 @@ def connect_token(
     return pyjwt.encode(claims, shared_secret, algorithm="HS256")
 
 
+@functools.lru_cache(maxsize=4096)
+def http_date(when: datetime) -> str:
+    """RFC 1123 date (``X-Event-Time``); cached: the subscriptions of one event share it."""
+    return format_datetime(when, usegmt=True)
+
+
 # ---- headers ----------------------------------------------------------------------------------
 def request_headers(
     target: Target,
@@ -127,7 +134,7 @@ def request_headers(
         "X-Hook-UUID": target.subscription_uuid,
         "X-Request-UUID": delivery_uuid,
         "X-Attempt-Number": str(attempt),
-        "X-Event-Time": format_datetime(event_time, usegmt=True),
+        "X-Event-Time": http_date(event_time),
         "webhook-id": delivery_uuid,
         "webhook-timestamp": str(timestamp),
     }

@@ -19,7 +19,7 @@ from appdock.core.errors import AppdockError, BadRequest, NotFound
 from appdock.core.time import isoformat
 from appdock.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from appdock.repo.service import RepoService
-from appdock.repo.views import RepoView, repo_nav_items, repo_view
+from appdock.repo.views import RepoView, attach_page_modules, repo_nav_items, repo_view
 from appdock.web.deps import LoggedIn, csrf_protect, viewer_subject
 from appdock.web.templating import flash, redirect, render
 from appdock.webhook.catalogue import EVENTS
@@ -82,7 +82,9 @@ def _repo_place(
     repos = RepoService(db, settings)
     assert owner.repository is not None
     ctx = repos.context(owner.repository)
-    view = repo_view(ctx, repos.permission_of(subject, owner.repository), settings.base_url)
+    perm = repos.permission_of(subject, owner.repository)
+    attach_page_modules(request, db, settings, ctx, perm, viewer)  # apps in the sidebar
+    view = repo_view(ctx, perm, settings.base_url)
     frame = {
         "frame": "webhook/_repo_frame.html",
         "repo": view,

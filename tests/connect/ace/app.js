@@ -29,7 +29,11 @@ app.post("/installed", (req, res, next) => {
 
 app.use(addon.middleware());
 
-// The template's iframe route: authenticated with the host's JWT, then calls the host API.
+const escapeHtml = value =>
+  String(value == null ? "" : value).replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`);
+
+// The template's iframe route: authenticated with the host's JWT, then calls the host API. The
+// page loads the bridge script ACE names in res.locals.hostScriptUrl (AC_HOST_SCRIPT_URL).
 app.get("/connect-example", addon.authenticate(), (req, res) => {
   addon.httpClient(req).get("/2.0/workspaces/", (err, response, body) => {
     if (err) {
@@ -38,7 +42,13 @@ app.get("/connect-example", addon.authenticate(), (req, res) => {
     }
     const data = JSON.parse(body);
     const slugs = (data.values || []).map(w => w.slug).join(",");
-    res.send(`<p id="workspaces">${response.statusCode}:${slugs}</p>`);
+    res.send(`<!doctype html><html><head><meta charset="utf-8"><title>ACE example</title>
+<script src="${escapeHtml(res.locals.hostScriptUrl)}"></script></head>
+<body><div class="ac-content">
+<h1>ACE example page</h1>
+<p id="verified">JWT verified by ACE for ${escapeHtml(res.locals.userAccountId)} on ${escapeHtml(res.locals.clientKey)}</p>
+<p id="workspaces">${response.statusCode}:${escapeHtml(slugs)}</p>
+</div></body></html>`);
   });
 });
 

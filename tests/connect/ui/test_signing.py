@@ -10,7 +10,9 @@ import jwt
 import pytest
 
 from appdock.connect.ui.signing import (
+    TOKENS,
     ModuleUrlRequest,
+    TokenCache,
     build_module_url,
     inside_base,
     join_app_url,
@@ -148,3 +150,33 @@ class TestUrlHelpers:
         assert not inside_base("https://app.example.com/bbx", APP_BASE)
         assert not inside_base("http://app.example.com/bb/x", APP_BASE)
         assert inside_base("https://app.example.com/any", "https://app.example.com")
+
+
+class TestTokenReuse:
+    def test_same_url_and_viewer_reuse_the_token_within_the_window(self) -> None:
+        TOKENS.clear()
+        first = build_module_url(request()).url
+        assert build_module_url(request()).url == first
+
+    def test_another_viewer_url_or_secret_gets_its_own_token(self) -> None:
+        TOKENS.clear()
+        base = build_module_url(request()).url
+        other_viewer = build_module_url(
+            request(viewer_uuid="{00000000-0000-4000-8000-0000000000b0}")
+        )
+        assert other_viewer.url != base
+        other_secret = build_module_url(request(shared_secret=SECRET + "-rotated"))
+        assert other_secret.url.split("jwt=")[1] != base.split("jwt=")[1]
+        client_key, _ = AppAuthenticator().authenticate("GET", app_side_url(base))
+        assert client_key == "client-key-1"
+
+    def test_expired_entries_are_minted_again(self) -> None:
+        cache = TokenCache(reuse=-1.0)  # every entry is already too old
+        key = ("u", "/", "ck", "s", None)
+        cache.put(key, "token")
+        assert cache.get(key) is None
+
+    def test_explicit_time_never_uses_the_cache(self) -> None:
+        TOKENS.clear()
+        cached = build_module_url(request()).url
+        assert build_module_url(request(), now=1_000).url != cached

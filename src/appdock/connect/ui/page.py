@@ -15,6 +15,7 @@ from appdock.connect.ui.security import SANDBOX, content_security_policy
 
 API_BASE = "/api"
 PROXY_BASE = "/site/connect/proxy"
+RESOLVE_URL = "/site/connect/resolve"
 
 
 def _dialog_targets(modules: Iterable[RenderedModule]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -34,12 +35,13 @@ def bridge_config(
     dialogs: Iterable[RenderedModule] = (),
     api_base: str = API_BASE,
     proxy_base: str = PROXY_BASE,
-    resolve_url: str | None = None,
+    resolve_url: str | None = RESOLVE_URL,
     addon_page_url: str | None = None,
     navigator_targets: Mapping[str, str] | None = None,
     page_target: str | None = None,
     page_context: Mapping[str, str | int] | None = None,
     timeout_ms: int = 5000,
+    consent: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The JSON host.js reads.
 
@@ -51,7 +53,10 @@ def bridge_config(
     ``AP.navigator.go('addonmodule', {moduleKey})``. ``navigator_targets``: other navigator
     targets → URL templates whose ``{names}`` come from the app's context argument.
     ``page_context``: small identifiers of the page (``{"repository": "acme/widget"}``), echoed to
-    ``resolve_url`` and returned by ``AP.navigator.getLocation``.
+    ``resolve_url`` and ``proxyRequest`` and returned by ``AP.navigator.getLocation``.
+    ``consent``: per app key, ``{clientKey, appName, needsConsent, eager, grantUrl}``
+    (``connect.ui.grants.GrantService.consent_config``): host.js shows a "Grant access" prompt
+    for apps that declare an oauthConsumer and have no grant from the viewer yet.
     """
     modules: list[RenderedModule] = []
     for resolution in resolutions:
@@ -68,6 +73,7 @@ def bridge_config(
         "page": {"target": page_target, "context": dict(page_context or {})},
         "sandbox": SANDBOX,
         "timeout": timeout_ms,
+        "consent": {k: dict(v) for k, v in (consent or {}).items()},
     }
 
 

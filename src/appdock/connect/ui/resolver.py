@@ -191,6 +191,8 @@ def _options(module: InstalledModule, kind: ModuleKind, page: PageContext) -> di
         "sandbox": SANDBOX,
         "timeout": page.load_timeout_ms,
         "appName": module.app_name or module.app_key,
+        # The installation behind the element: host.js names it on AP.request/proxyRequest.
+        "clientKey": module.client_key,
     }
     if kind == "iframe":
         options["autoresize"] = module.module_type not in FULL_PAGE_TYPES

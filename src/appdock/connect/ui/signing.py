@@ -7,7 +7,9 @@ Invariants:
   a module URL pointing anywhere else never receives a token signed with the app's secret;
 * ``qsh`` covers ``GET``, the path relative to the ``baseUrl`` path and every query parameter
   except ``jwt``, exactly as the URL is sent (apps recompute it from the request they receive);
-* ``xdm_e`` is the host's origin; ``xdm_c`` and ``cp`` are what older bridge scripts expect.
+* ``xdm_e`` is the host's origin; ``xdm_c`` and ``cp`` are what older bridge scripts expect;
+* a token is reused for the same URL, credentials and viewer for at most
+  :data:`TOKEN_REUSE_SECONDS` (:class:`TokenCache`), never past a third of its lifetime.
 
     >>> url = build_module_url(ModuleUrlRequest(
     ...     base_url="https://app.example.com/bb", module_url="/panel?r={repository.uuid}",
@@ -20,6 +22,9 @@ Invariants:
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
@@ -55,6 +60,49 @@ class ModuleUrl:
     signed: bool
     inside_app: bool  # url is under the app's baseUrl
     dropped: tuple[DroppedParameter, ...]
+
+
+TOKEN_REUSE_SECONDS = 30
+"""A token minted for the same URL, credentials and viewer is reused this long (tokens live
+180 s, so a reused one still has at least 150 s left when the page is served)."""
+
+_TokenKey = tuple[str, str, str, str, str | None]
+
+
+class TokenCache:
+    """Recently minted host → app tokens by (unsigned URL, base path, clientKey, secret,
+    viewer): a page viewed again within :data:`TOKEN_REUSE_SECONDS` is not signed again. The
+    key holds everything the token covers, so a changed URL, secret or viewer mints anew."""
+
+    def __init__(self, size: int = 4096, reuse: float = TOKEN_REUSE_SECONDS) -> None:
+        self.size = size
+        self.reuse = reuse
+        self._data: OrderedDict[_TokenKey, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: _TokenKey) -> str | None:
+        with self._lock:
+            found = self._data.get(key)
+            if found is None:
+                return None
+            if time.monotonic() - found[0] > self.reuse:
+                del self._data[key]
+                return None
+            return found[1]
+
+    def put(self, key: _TokenKey, token: str) -> None:
+        with self._lock:
+            self._data[key] = (time.monotonic(), token)
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+TOKENS = TokenCache()
 
 
 def origin_of(url: str) -> str:
@@ -115,14 +163,20 @@ def build_module_url(request: ModuleUrlRequest, *, now: int | None = None) -> Mo
     unsigned = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, ""))
     if request.authentication != "jwt":
         return ModuleUrl(unsigned, origin_of(unsigned), False, True, substituted.dropped)
-    token = _jwt.sign_host_token(
-        client_key=request.client_key,
-        shared_secret=request.shared_secret,
-        method="GET",
-        url=unsigned,
-        base_path=urlsplit(request.base_url).path,
-        subject=request.viewer_uuid,
-        now=now,
-    )
+    base_path = urlsplit(request.base_url).path
+    key = (unsigned, base_path, request.client_key, request.shared_secret, request.viewer_uuid)
+    token = TOKENS.get(key) if now is None else None
+    if token is None:
+        token = _jwt.sign_host_token(
+            client_key=request.client_key,
+            shared_secret=request.shared_secret,
+            method="GET",
+            url=unsigned,
+            base_path=base_path,
+            subject=request.viewer_uuid,
+            now=now,
+        )
+        if now is None:
+            TOKENS.put(key, token)
     signed = unsigned + "&jwt=" + quote(token, safe="")
     return ModuleUrl(signed, origin_of(signed), True, True, substituted.dropped)

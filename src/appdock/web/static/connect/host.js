@@ -11,13 +11,17 @@
  *     with a diagnostic box (text only);
  *   - provides what Atlassian products provide and connect-host.js lacks: dialog, flag and
  *     messages rendering (framework-adaptor providers), and the product modules request,
- *     proxyRequest, navigator, cookie and history.
+ *     proxyRequest, navigator, cookie and history;
+ *   - asks the viewer to grant an app access (a "Grant access" prompt linking to the host's
+ *     page) when the app declares an oauthConsumer, or when its AP.request is refused for
+ *     want of a grant.
  * App-supplied text is always written with textContent, never innerHTML.
  *
  * Configuration: <script type="application/json" id="appdock-connect-config"> (see
  * appdock.connect.ui.page.bridge_config). Page-level DOM events for host code:
  *   appdock:connect-established, appdock:connect-timeout, appdock:dialog-open,
- *   appdock:dialog-submit, appdock:dialog-cancel, appdock:dialog-close, appdock:flag.
+ *   appdock:dialog-submit, appdock:dialog-cancel, appdock:dialog-close, appdock:flag,
+ *   appdock:consent-required.
  */
 (function () {
   'use strict';
@@ -47,6 +51,7 @@
       navigatorTargets: parsed.navigatorTargets || {},
       csrfToken: (meta && meta.getAttribute('content')) || parsed.csrfToken || '',
       dialogs: parsed.dialogs || {},
+      consent: parsed.consent || {},
       page: parsed.page || {},
       sandbox: parsed.sandbox || '',
       timeout: parsed.timeout || 5000
@@ -584,9 +589,95 @@
   adaptor.registerModule(providerModule('messages', messagesProvider));
 
   // ---------------------------------------------------------------------------------------
+  // The installation behind a frame, and the viewer's grant
+
+  function specsOnPage() {
+    var found = [];
+    var nodes = document.querySelectorAll('[data-ap-module]');
+    for (var i = 0; i < nodes.length; i++) {
+      try { found.push(JSON.parse(nodes[i].getAttribute('data-ap-module'))); } catch (e) { /* ignore */ }
+    }
+    return found;
+  }
+
+  function clientKeyOf(extension) {
+    // The installation that rendered the frame: from the frame's own registration (set by the
+    // server in its options), else from the page's consent data or another module of the app.
+    var fromOptions = extension && extension.options && extension.options.clientKey;
+    if (fromOptions) { return String(fromOptions); }
+    var addonKey = extension && extension.addon_key;
+    var consent = config.consent[addonKey];
+    if (consent && consent.clientKey) { return String(consent.clientKey); }
+    var specs = specsOnPage();
+    for (var i = 0; i < specs.length; i++) {
+      if (specs[i].addonKey === addonKey && specs[i].options && specs[i].options.clientKey) {
+        return String(specs[i].options.clientKey);
+      }
+    }
+    return '';
+  }
+
+  var prompted = {};
+
+  function localPath(url) {
+    return typeof url === 'string' && url.charAt(0) === '/' && url.charAt(1) !== '/' &&
+      url.indexOf('\\') < 0;
+  }
+
+  function showConsentPrompt(addonKey, info) {
+    // A host-rendered, text-only prompt; the decision is taken on the host's Grant access page.
+    if (prompted[addonKey] || !localPath(info.grantUrl)) { return; }
+    prompted[addonKey] = true;
+    var appName = info.appName || addonKey;
+    var box = el('div', 'adk-consent');
+    box.setAttribute('role', 'status');
+    box.setAttribute('data-app-key', addonKey);
+    box.appendChild(el('strong', null, appName + ' wants to act for you on this site.'));
+    box.appendChild(el('span', null, ' Review what it asks for before it can use the API as you.'));
+    var here = window.location.pathname + window.location.search + window.location.hash;
+    var link = el('a', 'adk-consent-grant', 'Review and grant access');
+    link.href = info.grantUrl + (info.grantUrl.indexOf('?') >= 0 ? '&' : '?') +
+      'next=' + encodeURIComponent(here);
+    box.appendChild(link);
+    var later = el('button', 'adk-consent-dismiss', 'Not now');
+    later.type = 'button';
+    later.addEventListener('click', function () { box.remove(); });
+    box.appendChild(later);
+    var anchor = document.querySelector('.ap-container[data-app-key="' + CSS.escape(addonKey) + '"]');
+    if (anchor && anchor.parentNode) {
+      anchor.parentNode.insertBefore(box, anchor);
+    } else {
+      flagRegion().appendChild(box);
+    }
+    emit('consent-required', { addonKey: addonKey });
+  }
+
+  function promptEagerly() {
+    var onPage = {};
+    specsOnPage().forEach(function (spec) { if (spec.kind !== 'link') { onPage[spec.addonKey] = true; } });
+    Object.keys(config.consent).forEach(function (addonKey) {
+      var info = config.consent[addonKey] || {};
+      if (onPage[addonKey] && info.needsConsent && info.eager) {
+        showConsentPrompt(addonKey, { appName: info.appName, grantUrl: info.grantUrl });
+      }
+    });
+  }
+
+  function consentRefusal(response, text) {
+    // The REST API's answer when the viewer has not granted the app access: {error: {data:
+    // {consent_required, grant_url}}}; null for any other answer.
+    if (response.status !== 403) { return null; }
+    try {
+      var error = JSON.parse(text).error || {};
+      return error.data && error.data.consent_required ? error : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
   // request and proxyRequest
 
-  var SAFE_METHODS = ['GET', 'HEAD', 'OPTIONS'];
   var ALLOWED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
   var FORWARDED_HEADERS = ['accept', 'if-match', 'if-none-match', 'if-modified-since'];
 
@@ -651,7 +742,8 @@
 
   function hostRequest(options, callback) {
     callback = last(arguments);
-    var addonKey = callback._context.extension.addon_key;
+    var extension = callback._context.extension;
+    var addonKey = extension.addon_key;
     var parts;
     try {
       parts = requestParts(options);
@@ -665,7 +757,9 @@
       return;
     }
     parts.headers['X-Appdock-App-Key'] = addonKey;
-    if (SAFE_METHODS.indexOf(parts.method) < 0) { parts.headers['X-CSRF-Token'] = config.csrfToken; }
+    parts.headers['X-Appdock-Client-Key'] = clientKeyOf(extension);
+    // Every method: the server narrows the session to the app's grant only with this token.
+    parts.headers['X-CSRF-Token'] = config.csrfToken;
     fetch(target.toString(), {
       method: parts.method,
       headers: parts.headers,
@@ -674,7 +768,17 @@
       cache: parts.cache ? 'default' : 'no-store',
       redirect: 'error'
     }).then(function (response) {
-      return response.text().then(function (text) { callback(responsePayload(response, text)); });
+      return response.text().then(function (text) {
+        var payload = responsePayload(response, text);
+        var refusal = consentRefusal(response, text);
+        if (refusal) {
+          var info = config.consent[addonKey] || {};
+          showConsentPrompt(addonKey, { appName: info.appName, grantUrl: refusal.data.grant_url });
+          payload.error = String(refusal.message || 'consent required') +
+            ' (the viewer was asked to grant access)';
+        }
+        callback(payload);
+      });
     }).catch(function (e) {
       callback(failurePayload(String(e && e.message || e)));
     });
@@ -682,7 +786,8 @@
 
   function proxyRequest(options, callback) {
     callback = last(arguments);
-    var addonKey = callback._context.extension.addon_key;
+    var extension = callback._context.extension;
+    var addonKey = extension.addon_key;
     var parts;
     try {
       parts = requestParts(options);
@@ -700,9 +805,11 @@
       headers: {
         'Content-Type': 'application/json',
         'X-CSRF-Token': config.csrfToken,
-        'X-Appdock-App-Key': addonKey
+        'X-Appdock-App-Key': addonKey,
+        'X-Appdock-Client-Key': clientKeyOf(extension)
       },
-      body: JSON.stringify({ method: parts.method, url: parts.url, headers: parts.headers, body: parts.body })
+      body: JSON.stringify({ method: parts.method, url: parts.url, headers: parts.headers, body: parts.body,
+        context: config.page.context || {} })
     }).then(function (response) {
       return response.text().then(function (text) {
         if (!response.headers.get('x-appdock-proxy') && (response.status === 404 || response.status === 405)) {
@@ -710,7 +817,11 @@
             config.proxyBase + '/{app_key}/...'));
           return;
         }
-        callback(responsePayload(response, text));
+        var payload = responsePayload(response, text);
+        if (response.headers.get('x-appdock-proxy') === 'error') {
+          try { payload.error = JSON.parse(text).error.message || undefined; } catch (e) { /* app's own body */ }
+        }
+        callback(payload);
       });
     }).catch(function (e) {
       callback(failurePayload(String(e && e.message || e)));
@@ -855,9 +966,14 @@
     config: config
   };
 
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', function () { mountAll(document); });
-  } else {
+  function start() {
     mountAll(document);
+    promptEagerly();
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
   }
 }());
