@@ -10,12 +10,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from appdock.appdata.service import MAX_PROPERTY_BYTES, linker_values
+from appdock.appdata.service import (
+    MAX_PROPERTY_BYTES,
+    linker_value_sets,
+    linker_values,
+    property_exists,
+    target_key,
+)
 from appdock.config import Settings
 from appdock.connect.service import ConnectService
 from appdock.core.db import make_session_factory
 from appdock.core.urls import Urls
-from appdock.models import Installation, Workspace
+from appdock.models import Installation, Repository, Workspace
 from tests.factories.account import SECRET, basic, make_app_password, make_team, make_user
 from tests.factories.connect import app_jwt, descriptor, make_installation
 from tests.factories.pullrequest import make_branch, make_repo, open_pr
@@ -259,3 +265,27 @@ class TestLinkerValues:
         db.commit()
         assert values_of(db, world.owner.app.installation_id, "ticket") == []
         assert world.owner("GET", "/addon/linkers/ticket/values").status_code == 401
+
+
+class TestPageSideReads:
+    def test_property_exists_for_the_condition(self, world: World, db: Session) -> None:
+        world.owner("PUT", "/repositories/acme/widget/properties/com.example.props/flag", json={})
+        repo_id = db.query(Repository).filter_by(slug="widget").one().id
+        target = target_key("repository", repository_id=repo_id)
+        assert property_exists(db, "com.example.props", target, "flag")
+        assert not property_exists(db, "com.example.stranger", target, "flag")
+        assert not property_exists(db, "com.example.props", target, "other")
+        db.rollback()
+
+    def test_linker_value_sets_reads_several_pairs_at_once(self, world: World, db: Session) -> None:
+        world.owner("POST", "/addon/linkers/ticket/values", json={"value": "A-1"})
+        world.elsewhere("POST", "/addon/linkers/ticket/values", json={"value": "B-2"})
+        owner, elsewhere = world.owner.app.installation_id, world.elsewhere.app.installation_id
+        found = linker_value_sets(db, [(owner, "ticket"), (elsewhere, "ticket"), (owner, "other")])
+        db.rollback()
+        assert found == {(owner, "ticket"): {"A-1"}, (elsewhere, "ticket"): {"B-2"}}
+
+    def test_target_keys_need_their_ids(self) -> None:
+        assert target_key("commit", repository_id=3, commit="abc") == "commit:3:abc"
+        with pytest.raises(ValueError, match="commit"):
+            target_key("commit", repository_id=3)

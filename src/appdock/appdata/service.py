@@ -171,6 +171,37 @@ def _missing(target: Target, app_key: str, name: str) -> NotFound:
     return NotFound(f"no property {name!r} of app {app_key!r} on {target.label}")
 
 
+def target_key(
+    kind: TargetKind,
+    *,
+    repository_id: int | None = None,
+    commit: str | None = None,
+    pullrequest_id: int | None = None,
+    user_id: int | None = None,
+) -> str:
+    """The key a property's object is stored under, for page code that already holds the ids
+    (a commit needs its repository id and full hash).
+
+    >>> target_key("commit", repository_id=3, commit="9f1c...")
+    'commit:3:9f1c...'
+    """
+    if kind == "repository" and repository_id is not None:
+        return f"repository:{repository_id}"
+    if kind == "commit" and repository_id is not None and commit:
+        return f"commit:{repository_id}:{commit}"
+    if kind == "pullrequest" and pullrequest_id is not None:
+        return f"pullrequest:{pullrequest_id}"
+    if kind == "user" and user_id is not None:
+        return f"user:{user_id}"
+    raise ValueError(f"not enough ids for a {kind} property target")
+
+
+def property_exists(session: Session, app_key: str, target: str, name: str) -> bool:
+    """Whether ``app_key`` stored the property ``name`` on ``target`` (a :func:`target_key`):
+    what the ``property_exists`` condition of UI modules asks (connect-spec §2.3)."""
+    return AppDataStore(session).property(app_key, target, name) is not None
+
+
 # linker values ---------------------------------------------------------------------------------
 def linker_values(session: Session, installation_id: int, linker_key: str) -> list[str]:
     """The values an installation registered for one of its linkers, oldest first.
