@@ -139,8 +139,15 @@ def tokens(client_key: str, secret: str, n: int) -> list[str]:
     ]
 
 
-def hammer(url: str, seconds: float, concurrency: int, pool: list[str] | None) -> float:
-    """Requests per second over ``seconds`` from ``concurrency`` threads (keep-alive clients)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def hammer(url: str, seconds: float, concurrency: int, pool: list[str] | None) -> tuple[float, int]:
+    """Requests per second over ``seconds`` from ``concurrency`` threads (keep-alive clients),
+    and how many requests that was."""
     stop = time.monotonic() + seconds
     counts = [0] * concurrency
     errors: list[str] = []
@@ -168,7 +175,7 @@ def hammer(url: str, seconds: float, concurrency: int, pool: list[str] | None) -
         t.join()
     if errors:
         raise SystemExit(f"request failed: {errors[0]}")
-    return sum(counts) / (time.monotonic() - started)
+    return sum(counts) / (time.monotonic() - started), sum(counts)
 
 
 def main() -> None:
@@ -206,11 +213,22 @@ def main() -> None:
             hammer(target, 1.0, args.concurrency, None)  # warm up
             anonymous: list[float] = []
             with_jwt: list[float] = []
+            # the server process's own CPU time per request: far steadier than throughput when
+            # other work shares the machine (it leaves out the database server's share)
+            cpu = {"anonymous": 0.0, "jwt": 0.0}
+            done = {"anonymous": 0, "jwt": 0}
             for _ in range(args.rounds):
-                anonymous.append(hammer(target, args.seconds, args.concurrency, None))
-                budget = int(anonymous[-1] * args.seconds * 2) + 1000
-                pool = tokens(client_key, secret, budget)
-                with_jwt.append(hammer(target, args.seconds, args.concurrency, pool))
+                before = cpu_seconds(server.pid)
+                rps, n = hammer(target, args.seconds, args.concurrency, None)
+                cpu["anonymous"] += cpu_seconds(server.pid) - before
+                done["anonymous"] += n
+                anonymous.append(rps)
+                pool = tokens(client_key, secret, int(rps * args.seconds * 2) + 1000)
+                before = cpu_seconds(server.pid)
+                rps, n = hammer(target, args.seconds, args.concurrency, pool)
+                cpu["jwt"] += cpu_seconds(server.pid) - before
+                done["jwt"] += n
+                with_jwt.append(rps)
         finally:
             server.terminate()
             server.wait(15)
@@ -226,6 +244,12 @@ def main() -> None:
         "ratio": round(sum(with_jwt) / sum(anonymous), 3),
         # each round's JWT phase right after its anonymous one: the median of their ratios is
         # the figure least moved by other load on the machine
+        "server_cpu_ms_per_request": {
+            kind: round(cpu[kind] / max(done[kind], 1) * 1000, 3) for kind in cpu
+        },
+        "cpu_ratio": round(
+            (cpu["anonymous"] / max(done["anonymous"], 1)) / (cpu["jwt"] / max(done["jwt"], 1)), 3
+        ),
         "median_round_ratio": round(
             statistics.median(j / a for a, j in zip(anonymous, with_jwt, strict=True)), 3
         ),
