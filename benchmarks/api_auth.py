@@ -192,12 +192,13 @@ def main() -> None:
         url, pg_name = make_database(args.db, tmp)
         port = free_port()
         env = env_for(url, tmp, port)
-        client_key, secret = seed(env)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "appdock", "serve", "--port", str(port), "--no-worker"],
-            env=env,
-        )
+        server: subprocess.Popen[bytes] | None = None
         try:
+            client_key, secret = seed(env)
+            server = subprocess.Popen(
+                [sys.executable, "-m", "appdock", "serve", "--port", str(port), "--no-worker"],
+                env=env,
+            )
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 30
             while True:
@@ -230,8 +231,9 @@ def main() -> None:
                 done["jwt"] += n
                 with_jwt.append(rps)
         finally:
-            server.terminate()
-            server.wait(15)
+            if server is not None:
+                server.terminate()
+                server.wait(15)
             drop_database(args.db, pg_name)
     result: dict[str, Any] = {
         "db": "sqlite" if args.db == "sqlite" else "postgresql",
