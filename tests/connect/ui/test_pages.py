@@ -264,7 +264,6 @@ def items_descriptor() -> dict[str, Any]:
 
     return ui_descriptor(
         "com.example.items",
-        repoPages=[],
         webPanels=[],
         webItems=[
             item("repo-action", "org.bitbucket.repository.actions", "https://docs.example.org/x"),
@@ -293,6 +292,14 @@ def items_descriptor() -> dict[str, Any]:
                 "/h",
                 conditions=[{"condition": "user_is_logged_in", "invert": True}],
             ),
+        ],
+        repoPages=[
+            {
+                "key": "actions-page",
+                "name": {"value": "Report page"},
+                "url": "/report-page",
+                "location": "org.bitbucket.repository.actions",
+            }
         ],
         webSections=[
             {
@@ -331,6 +338,9 @@ class TestWebItems:
         assert 'href="https://docs.example.org/x' in element(page, "repo-action")
         assert 'href="/acme/widget/addon/com.example.items/open-page"' in element(page, "open-page")
         assert ">Tools</span>" in page and "in-section" in page
+        assert 'href="/acme/widget/addon/com.example.items/actions-page"' in element(
+            page, "actions-page"
+        )
         assert 'data-module-key="hidden"' not in page  # a condition the viewer fails
 
     def test_page_target_opens_as_a_full_page(
