@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlalchemy import func, select
 
 from appdock.config import Settings
@@ -40,3 +43,14 @@ class TestDemoRepository:
         seed(settings)
         assert _counts(settings)[:2] == (events, statuses)  # nothing new the second time
         assert git.count(["main"]) == 4
+
+
+def test_demo_with_a_relative_data_dir(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run` exports APPDOCK_DATA_DIR=var: git must still find the bare repositories while
+    it runs in the demo's scratch clone."""
+    monkeypatch.chdir(settings.data_dir.parent)
+    relative = settings.model_copy(update={"data_dir": Path(settings.data_dir.name)})
+    assert relative.repos_dir.is_absolute()
+    seed(relative)
+    (path,) = settings.repos_dir.iterdir()
+    assert GitRepo(path).count(["main"]) == 4

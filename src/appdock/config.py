@@ -106,4 +106,6 @@ class Settings(BaseSettings):
 
     @property
     def repos_dir(self) -> Path:
-        return self.data_dir / "repositories"
+        """Absolute, so git run in another working directory (a merge worktree, the demo's
+        scratch clone) finds the repositories under a relative ``DATA_DIR``."""
+        return (self.data_dir / "repositories").absolute()

@@ -77,6 +77,7 @@ class TestLogin:
             ("/account/settings", "/account/settings"),
             ("https://evil.test/", "/"),
             ("//evil.test", "/"),
+            ("/\\evil.test", "/"),  # browsers read /\ as //
         ):
             client.cookies.clear()
             page = client.get("/login")

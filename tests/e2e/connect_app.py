@@ -126,6 +126,7 @@ def descriptor(base: str) -> dict[str, Any]:
             "proxy": {
                 "/echo": {
                     "destination": "/proxied/echo?user={user.uuid}&repo={repository.full_name}"
+                    "&pr={pullrequest.id}"
                 }
             },
         },
@@ -254,6 +255,7 @@ def create_app(state: AppState) -> FastAPI:
                 "method": request.method,
                 "user": request.query_params.get("user"),
                 "repo": request.query_params.get("repo"),
+                "pr": request.query_params.get("pr"),
                 "sub": (seen.claims or {}).get("sub"),
                 "body": body,
             }

@@ -43,6 +43,7 @@ from appdock.core.scopes import Scope, closure
 PACKAGE_DIR = Path(appdock.__file__).parent
 CSRF_TOKEN = "test-csrf-token-4f1c"
 VIEWER_UUID = "{4a1f3c2e-0000-4000-8000-00000000a11c}"
+GRANT_URL = "/site/connect/grant?client_key=client-bridge-1"
 
 
 class Server:
@@ -397,6 +398,11 @@ def create_host(state: HostState, sample: SampleApp) -> FastAPI:
             page_target="repository",
             page_context={"repository": "acme/widget"},
             timeout_ms=state.timeout_ms,
+            consent={
+                key: {"clientKey": client_key, "appName": "Bridge <Test> App"}
+                for key, client_key in CLIENT_KEYS.items()
+                if key == "com.example.bridge"
+            },
         )
         html = env.get_template("host.html").render(
             resolutions=resolutions,
@@ -454,6 +460,16 @@ def create_host(state: HostState, sample: SampleApp) -> FastAPI:
     def user(request: Request) -> JSONResponse:
         state.api_calls.append(_call(request, None))
         return JSONResponse({"type": "user", "uuid": VIEWER_UUID, "display_name": "Alice <A>"})
+
+    @app.get("/api/2.0/consent-needed")
+    def consent_needed(request: Request) -> JSONResponse:
+        # What appdock's API answers an app the viewer has not granted access.
+        state.api_calls.append(_call(request, None))
+        error = {
+            "message": "Bridge <Test> App may not act for you: you have not granted it access",
+            "data": {"consent_required": True, "grant_url": GRANT_URL},
+        }
+        return JSONResponse({"type": "error", "error": error}, status_code=403)
 
     @app.post("/api/2.0/echo")
     async def echo(request: Request) -> JSONResponse:

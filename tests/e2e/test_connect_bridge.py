@@ -17,7 +17,14 @@ import pytest
 from playwright.sync_api import Browser, Frame, Page
 
 from tests.e2e.chromium import WAIT_MS, launched, new_page, shot
-from tests.e2e.servers import CLIENT_KEYS, CSRF_TOKEN, VIEWER_UUID, Stack, start_stack
+from tests.e2e.servers import (
+    CLIENT_KEYS,
+    CSRF_TOKEN,
+    GRANT_URL,
+    VIEWER_UUID,
+    Stack,
+    start_stack,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -192,6 +199,41 @@ class TestRequestModule:
         assert outcome != "success"
         assert "url must" in outcome
         assert len(stack.host_state.api_calls) == calls_before
+
+    def test_refused_for_want_of_consent_the_page_asks_the_viewer(
+        self, page: Page, stack: Stack
+    ) -> None:
+        open_repo(page, stack)
+        assert page.locator(".adk-consent").count() == 0  # not eager: no oauthConsumer
+        frame = app_frame(page, "/bb/panel")
+        outcome = frame.evaluate(
+            """() => new Promise(resolve => AP.request({url: '/2.0/consent-needed',
+                 success: () => resolve('success'),
+                 error: (xhr, s, err) => resolve([xhr.status, err])}))"""
+        )
+        assert outcome[0] == 403
+        assert "you have not granted it access" in outcome[1]
+        prompt = page.locator(".adk-consent")
+        prompt.wait_for(timeout=WAIT_MS)
+        assert prompt.get_attribute("data-app-key") == "com.example.bridge"
+        assert prompt.locator("strong").inner_text() == (
+            "Bridge <Test> App wants to act for you on this site."
+        )
+        href = prompt.locator("a.adk-consent-grant").get_attribute("href")
+        assert href == GRANT_URL + "&next=%2Frepo"
+        # shown once, above the app's first element
+        assert page.evaluate(
+            """() => document.querySelector('.adk-consent').nextElementSibling
+                 .matches('.ap-container[data-app-key="com.example.bridge"]')"""
+        )
+        frame.evaluate(
+            """() => new Promise(resolve => AP.request({url: '/2.0/consent-needed',
+                 error: () => resolve()}))"""
+        )
+        assert page.locator(".adk-consent").count() == 1
+        shot(page, "bridge-consent-prompt")
+        prompt.locator(".adk-consent-dismiss").click()
+        assert page.locator(".adk-consent").count() == 0
 
     def test_proxy_request_without_endpoint_says_so(self, page: Page, stack: Stack) -> None:
         open_repo(page, stack)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,6 +15,7 @@ from appdock.auth.deps import DbDep, SettingsDep
 from appdock.core.errors import AppdockError, NotFound
 from appdock.core.scopes import DESCRIPTIONS, Scope
 from appdock.core.time import isoformat
+from appdock.core.urls import local_path
 from appdock.models import Workspace
 from appdock.web.deps import LoggedIn, Viewer, ViewerView, csrf_protect
 from appdock.web.templating import flash, redirect, render
@@ -46,12 +46,7 @@ def _ws_view(ws: Workspace, role: str | None) -> WorkspaceView:
 
 def _safe_next(value: str | None) -> str:
     """Only same-site relative targets, so the login form is no open redirect."""
-    if not value:
-        return "/"
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
-        return "/"
-    return value
+    return local_path(value)
 
 
 # login -------------------------------------------------------------------------------------------

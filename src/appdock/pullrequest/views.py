@@ -462,6 +462,8 @@ def pullrequest_page(
         modules.add_object(
             "pullrequest", lambda: pullrequest_read(ctx, urls).model_dump(mode="json")
         )
+        # named to the bridge: proxyRequest and dialog URLs are filled for this pull request
+        modules.setup.page_context["pullrequest"] = number
     commits, commit_total = svc.commits(ctx, limit=100)
     names = svc.repos.store.users_by_emails(c.author.email for c in commits)
     usernames = {e: u.username for e, u in names.items()}

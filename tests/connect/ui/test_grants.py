@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from appdock.account.store import AccountStore
 from appdock.connect.ui.grants import GrantService, requested_user_scopes, safe_next
 from appdock.core.errors import BadRequest, Forbidden, NotFound
 from appdock.core.scopes import Scope
@@ -30,7 +31,7 @@ def grants(db: Session) -> int:
 
 
 def personal(db: Session, user: User) -> Workspace:
-    ws = db.scalar(select(Workspace).where(Workspace.owner_user_id == user.id))
+    ws = AccountStore(db).personal_workspace(user.id)
     assert ws is not None
     return ws
 

@@ -8,16 +8,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from appdock.account.store import AccountStore
 from appdock.config import Settings
 from appdock.connect.ui.proxy import ProxyCall, match_route, plan
 from appdock.core.errors import BadRequest, Forbidden, NotFound
 from appdock.core.scopes import Scope, closure
-from appdock.models import Installation, User, Workspace
+from appdock.models import Installation, User
 from tests.connect.conftest import form_token, login
 from tests.connect.fakeapp import FakeApp
+from tests.factories import pullrequest as pr_factories
 from tests.factories.account import make_user
 from tests.factories.connect import make_installation
 from tests.factories.repo import make_repo
@@ -140,7 +141,7 @@ def alice(db: Session) -> User:
 
 @pytest.fixture
 def installed(db: Session, alice: User, proxy_app: FakeApp) -> Installation:
-    ws = db.scalar(select(Workspace).where(Workspace.owner_user_id == alice.id))
+    ws = AccountStore(db).personal_workspace(alice.id)
     assert ws is not None
     inst, secret = make_installation(
         db, ws, alice, key=proxy_app.key, scopes="account repository", raw=proxy_app.descriptor
@@ -192,6 +193,35 @@ class TestProxyEndpoint:
         assert seen.body == b'{"n": 1}'
         assert "cookie" not in {k.lower() for k in seen.headers}
 
+    def test_a_pull_request_page_fills_the_pull_request(
+        self,
+        client: TestClient,
+        db: Session,
+        settings: Settings,
+        alice: User,
+        installed: Installation,
+        proxy_app: FakeApp,
+    ) -> None:
+        installed.descriptor = {
+            **installed.descriptor,
+            "modules": {
+                "proxy": {"/can-land": {"destination": "/proxy/can-land?pr={pullrequest.id}"}}
+            },
+        }
+        installed.scopes = "account pullrequest"  # the pullrequest root needs this scope
+        db.commit()
+        repo = pr_factories.make_repo(db, settings, alice, "widget")
+        pr_factories.make_branch(settings, repo, "feature", {"f.txt": "x\n"})
+        pr = pr_factories.open_pr(db, settings, alice, repo, "feature")
+        login(client, "alice")
+        context = {"repository": "alice/widget", "pullrequest": pr.pr.number}
+        assert (
+            proxy_post(client, installed, {"url": "/can-land", "context": context}).status_code
+            == 200
+        )
+        [seen] = proxy_app.requests_to("/proxy/can-land")
+        assert parse_qs(urlsplit(seen.path).query) == {"pr": [str(pr.pr.number)]}
+
     def test_a_repository_the_viewer_cannot_see_fills_nothing(
         self,
         client: TestClient,
@@ -240,6 +270,19 @@ class TestProxyEndpoint:
         r = proxy_post(client, installed, {"url": "/nope"})
         assert r.status_code == 404
         assert "no proxy route matches '/nope'" in r.json()["error"]["message"]
+
+    def test_an_envelope_that_is_not_an_object_is_a_clear_400(
+        self, client: TestClient, alice: User, installed: Installation
+    ) -> None:
+        login(client, "alice")
+        headers = {
+            "X-Appdock-App-Key": installed.app_key,
+            "X-Appdock-Client-Key": installed.client_key,
+            "X-CSRF-Token": form_token(client),
+        }
+        r = client.post(f"/site/connect/proxy/{installed.app_key}/x", json=[1], headers=headers)
+        assert r.status_code == 400 and r.headers["x-appdock-proxy"] == "error"
+        assert "expected a JSON object" in r.json()["error"]["message"]
 
     def test_app_key_must_match_the_url(
         self, client: TestClient, alice: User, installed: Installation

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from appdock.account.store import AccountStore
 from appdock.config import Settings
 from appdock.connect.ui.grants import GrantService
 from appdock.models import AppGrant, Installation, User, Workspace
@@ -18,7 +19,7 @@ from tests.factories.repo import commit_files, make_repo
 
 
 def personal(db: Session, user: User) -> Workspace:
-    ws = db.scalar(select(Workspace).where(Workspace.owner_user_id == user.id))
+    ws = AccountStore(db).personal_workspace(user.id)
     assert ws is not None
     return ws
 

@@ -40,6 +40,7 @@ from appdock.core.errors import BadRequest, Forbidden, NotFound
 from appdock.core.scopes import Scope, UnknownScope, closure, format_scopes, parse_scopes
 from appdock.core.subject import AuthSubject
 from appdock.core.time import utc_now
+from appdock.core.urls import local_path
 from appdock.models import AppGrant, Installation, Workspace
 
 APP_KEY_HEADER = "x-appdock-app-key"
@@ -83,13 +84,9 @@ def grant_url(client_key: str, next_url: str | None = None) -> str:
     return GRANT_PATH + "?" + urlencode(query)
 
 
-def safe_next(value: str | None, default: str = AUTHORIZATIONS_PATH) -> str:
-    """A local path to return to after the Grant access page; anything else → ``default``."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return default
-    if any(ord(c) < 0x20 for c in value):
-        return default
-    return value
+def safe_next(value: str | None) -> str:
+    """A local path to return to after the Grant access page; anything else → the list."""
+    return local_path(value, AUTHORIZATIONS_PATH)
 
 
 @dataclass(frozen=True)

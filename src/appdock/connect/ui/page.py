@@ -15,6 +15,7 @@ from appdock.connect.ui.security import SANDBOX, content_security_policy
 
 API_BASE = "/api"
 PROXY_BASE = "/site/connect/proxy"
+RESOLVE_URL = "/site/connect/resolve"
 
 
 def _dialog_targets(modules: Iterable[RenderedModule]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -34,7 +35,7 @@ def bridge_config(
     dialogs: Iterable[RenderedModule] = (),
     api_base: str = API_BASE,
     proxy_base: str = PROXY_BASE,
-    resolve_url: str | None = None,
+    resolve_url: str | None = RESOLVE_URL,
     addon_page_url: str | None = None,
     navigator_targets: Mapping[str, str] | None = None,
     page_target: str | None = None,

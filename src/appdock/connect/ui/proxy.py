@@ -252,6 +252,6 @@ class ProxyService:
             except NotFound:
                 return objects
             objects["pullrequest"] = pr_schemas.pullrequest_read(pr, self.urls).model_dump(
-                mode="json", by_alias=True
+                mode="json"
             )
         return objects

@@ -5,7 +5,8 @@
   the form carries the CSRF token;
 * ``GET /account/settings/app-authorizations``: the apps you granted, each with Revoke
   (``POST …/{grant_id}/revoke``);
-* ``POST /site/connect/proxy/{app_key}/{path}``: ``AP.proxyRequest`` (:mod:`.proxy`).
+* ``POST /site/connect/proxy/{app_key}/{path}``: ``AP.proxyRequest`` (:mod:`.proxy`);
+* ``POST /site/connect/resolve``: a signed URL for ``AP.dialog.create`` (:mod:`.dialogs`).
 
 Everything an app wrote reaches templates as plain strings (escaped by Jinja).
 """
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Body, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from appdock.api.errors import appdock_error_response
 from appdock.auth.authenticator import APP_KEY_HEADER
 from appdock.auth.deps import DbDep, SettingsDep
+from appdock.connect.ui.dialogs import DialogRequest, signed_dialog_url
 from appdock.connect.ui.grants import (
     AUTHORIZATIONS_PATH,
     CLIENT_KEY_HEADER,
@@ -28,7 +31,7 @@ from appdock.connect.ui.grants import (
     GrantService,
     safe_next,
 )
-from appdock.connect.ui.page import PROXY_BASE
+from appdock.connect.ui.page import PROXY_BASE, RESOLVE_URL
 from appdock.connect.ui.proxy import (
     MAX_BODY,
     PROXY_HEADER,
@@ -36,7 +39,8 @@ from appdock.connect.ui.proxy import (
     ProxyCall,
     ProxyService,
 )
-from appdock.core.errors import AppdockError, BadRequest, Forbidden
+from appdock.connect.views import ScopeView
+from appdock.core.errors import AppdockError, Forbidden
 from appdock.core.http import OutboundClient, OutboundError
 from appdock.core.scopes import DESCRIPTIONS, Scope, closure
 from appdock.core.time import isoformat
@@ -51,11 +55,6 @@ ACCOUNT_NAV = [
 ]
 
 
-class ScopeLine(BaseModel):
-    value: str
-    text: str
-
-
 class AccessView(BaseModel):
     grant_id: int | None
     client_key: str
@@ -66,16 +65,16 @@ class AccessView(BaseModel):
     base_url: str
     account: str
     personal: bool
-    requested: list[ScopeLine]
-    implied: list[ScopeLine]
-    granted: list[ScopeLine]
-    added: list[ScopeLine]
+    requested: list[ScopeView]
+    implied: list[ScopeView]
+    granted: list[ScopeView]
+    added: list[ScopeView]
     regrant: bool
     granted_on: str | None
 
 
-def _lines(scopes: frozenset[Scope]) -> list[ScopeLine]:
-    return [ScopeLine(value=s.value, text=DESCRIPTIONS[s]) for s in sorted(scopes)]
+def _lines(scopes: frozenset[Scope]) -> list[ScopeView]:
+    return [ScopeView(value=s.value, text=DESCRIPTIONS[s]) for s in sorted(scopes)]
 
 
 def _view(access: AppAccess) -> AccessView:
@@ -162,34 +161,30 @@ def revoke(
 
 
 def _proxy_error(exc: AppdockError) -> JSONResponse:
-    """The error envelope, marked as the proxy's own answer (host.js tells it apart from a host
-    without a proxy endpoint)."""
-    error: dict[str, Any] = {"message": exc.message}
-    if exc.detail:
-        error["detail"] = exc.detail
-    if exc.data:
-        error["data"] = exc.data
-    return JSONResponse(
-        {"type": "error", "error": error},
-        status_code=exc.status_code,
-        headers={PROXY_HEADER: "error"},
-    )
+    """The REST API's error envelope, marked as the proxy's own answer (host.js tells it apart
+    from the app's answers and from a host without a proxy endpoint)."""
+    response = appdock_error_response(exc)
+    response.headers[PROXY_HEADER] = "error"
+    return response
 
 
 @router.post(PROXY_BASE + "/{app_key}/{path:path}")
-async def proxy(
-    request: Request, app_key: str, path: str, viewer: Viewer, db: DbDep, settings: SettingsDep
+def proxy(
+    request: Request,
+    app_key: str,
+    path: str,
+    viewer: Viewer,
+    db: DbDep,
+    settings: SettingsDep,
+    envelope: Annotated[Any, Body()] = None,
 ) -> Response:
+    """Sync on purpose: the call to the app blocks a worker thread, never the event loop."""
     try:
         if viewer is None:
             raise Forbidden("proxyRequest needs a signed-in viewer; sign in (again)")
         if request.headers.get(APP_KEY_HEADER) != app_key:
             raise Forbidden(f"{APP_KEY_HEADER} must name the app of the URL ({app_key!r})")
-        try:
-            data = await request.json()
-        except ValueError as exc:
-            raise BadRequest("body: expected JSON {method, url, headers, body}") from exc
-        call = ProxyCall.parse(data)
+        call = ProxyCall.parse(envelope)
         plan = ProxyService(db, settings).prepare(
             app_key=app_key,
             client_key=request.headers.get(CLIENT_KEY_HEADER, ""),
@@ -219,3 +214,19 @@ async def proxy(
         media_type=answer.headers.get("content-type") or "application/octet-stream",
         headers=headers,
     )
+
+
+# -- AP.dialog.create: sign a dialog URL --------------------------------------------------------
+
+
+@router.post(RESOLVE_URL)
+def resolve_dialog(
+    request: Request,
+    viewer: Viewer,
+    db: DbDep,
+    settings: SettingsDep,
+    body: Annotated[Any, Body()] = None,
+) -> JSONResponse:
+    wanted = DialogRequest.parse(body)
+    url = signed_dialog_url(request, db, settings, viewer, wanted)
+    return JSONResponse({"url": url})
