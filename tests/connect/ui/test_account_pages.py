@@ -3,6 +3,7 @@ workspace profile pages): links where Bitbucket shows them, signed pages, admins
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -50,7 +51,7 @@ def account_descriptor(key: str = "com.example.admin") -> dict[str, Any]:
 
 
 @pytest.fixture
-def people(db: Session, settings: Settings, client: TestClient) -> dict[str, Any]:
+def people(db: Session, settings: Settings, client: TestClient) -> Iterator[dict[str, Any]]:
     MODULE_CACHE.clear()
     alice, bob = make_user(db, "alice"), make_user(db, "bob")
     acme = make_team(db, "acme", alice, bob, name="Acme")
@@ -60,7 +61,8 @@ def people(db: Session, settings: Settings, client: TestClient) -> dict[str, Any
     )
     client.headers["accept"] = "text/html"
     login(client, "alice")
-    return {"alice": alice, "bob": bob, "acme": acme, "inst": inst, "secret": secret}
+    yield {"alice": alice, "bob": bob, "acme": acme, "inst": inst, "secret": secret}
+    db.rollback()  # before the client's lifespan disposes the engine (PostgreSQL)
 
 
 def relogin(client: TestClient, username: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ class World:
 
 
 @pytest.fixture
-def world(db: Session, settings: Settings, client: TestClient) -> World:
+def world(db: Session, settings: Settings, client: TestClient) -> Iterator[World]:
     MODULE_CACHE.clear()
     alice = make_user(db, "alice")
     bob = make_user(db, "bob")
@@ -47,7 +48,10 @@ def world(db: Session, settings: Settings, client: TestClient) -> World:
     )
     client.headers["accept"] = "text/html"
     login(client, "alice")
-    return World(alice, bob, acme, inst, secret)
+    yield World(alice, bob, acme, inst, secret)
+    # end the test's own transaction while the app (and its engine) still runs: on PostgreSQL
+    # a connection still checked out when the client's lifespan disposes the engine leaks
+    db.rollback()
 
 
 def overview(client: TestClient, path: str = "/acme/widget") -> Any:
@@ -264,7 +268,6 @@ def items_descriptor() -> dict[str, Any]:
 
     return ui_descriptor(
         "com.example.items",
-        repoPages=[],
         webPanels=[],
         webItems=[
             item("repo-action", "org.bitbucket.repository.actions", "https://docs.example.org/x"),
@@ -293,6 +296,14 @@ def items_descriptor() -> dict[str, Any]:
                 "/h",
                 conditions=[{"condition": "user_is_logged_in", "invert": True}],
             ),
+        ],
+        repoPages=[
+            {
+                "key": "actions-page",
+                "name": {"value": "Report page"},
+                "url": "/report-page",
+                "location": "org.bitbucket.repository.actions",
+            }
         ],
         webSections=[
             {
@@ -331,6 +342,9 @@ class TestWebItems:
         assert 'href="https://docs.example.org/x' in element(page, "repo-action")
         assert 'href="/acme/widget/addon/com.example.items/open-page"' in element(page, "open-page")
         assert ">Tools</span>" in page and "in-section" in page
+        assert 'href="/acme/widget/addon/com.example.items/actions-page"' in element(
+            page, "actions-page"
+        )
         assert 'data-module-key="hidden"' not in page  # a condition the viewer fails
 
     def test_page_target_opens_as_a_full_page(
@@ -599,4 +613,5 @@ class TestBridgeConfig:
         assert entry["needsConsent"] is True  # alice has not granted the app access yet
         assert config["page"] == {"target": "repository", "context": {"repository": "acme/widget"}}
         assert config["addonPageUrl"] == "/acme/widget/addon/{app_key}/{module_key}"
+        assert config["resolveUrl"] == "/site/connect/resolve"
         assert "repo-panel" in config["dialogs"]["com.example.app"]

@@ -75,7 +75,8 @@ ACCOUNT_ADMIN = "org.bitbucket.account.admin"
 ObjectsFactory = Callable[[], dict[str, Any]]
 
 
-ITEM_TYPES = frozenset({"webItems"})
+# a repoPage may also sit at an item location (org.bitbucket.repository.actions): a page link
+ITEM_TYPES = frozenset({"webItems", "repoPages"})
 
 
 @dataclass(frozen=True)
@@ -325,7 +326,7 @@ class PageModules:
         if not self.apps:
             return []
         groups: list[ItemGroup] = []
-        direct = self.at(location, module_types=ITEM_TYPES, row=row)
+        direct = self.at(location, module_types=ITEM_TYPES, page_links=True, row=row)
         if direct:
             groups.append(ItemGroup(label=None, app_name=None, modules=direct))
         sections = sorted(
@@ -336,7 +337,7 @@ class PageModules:
             names = {section.key, f"{location}/{section.key}"}
             modules = [
                 m
-                for m in self.at(names, module_types=ITEM_TYPES, row=row)
+                for m in self.at(names, module_types=ITEM_TYPES, page_links=True, row=row)
                 if m.app_key == section.app_key
             ]
             if modules:
