@@ -46,6 +46,8 @@ dev: $(VENV)/.dev-installed
 # demo team: its panel is on the acme/widget overview.
 EXAMPLE_PORT ?= 8001
 
+# The public URL follows HOST and PORT unless set (links, iframe origins and app callbacks use it).
+run: export APPDOCK_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/appdock db upgrade
 	APPDOCK_ALLOW_PRIVATE_APP_URLS=loopback $(BIN)/appdock demo

@@ -200,6 +200,33 @@ def python_pid(proc: subprocess.Popen[bytes], profiled: bool) -> int:
     raise RuntimeError("py-spy did not start the worker")
 
 
+def bench_backends(db: str, name: str | None) -> list[int]:
+    """The PostgreSQL backends serving the benchmark's own database (not other users')."""
+    if name is None:
+        return []
+    import psycopg
+
+    with psycopg.connect(urlsplit(db)._replace(scheme="postgresql").geturl()) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def db_pids() -> list[int]:
+    """The local PostgreSQL server's processes (empty for SQLite, which runs in-process)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in {"postgres", "postmaster"}:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of all CPUs, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -307,6 +334,7 @@ def main() -> None:
     from appdock.models import Repository, WebhookDelivery, Workspace
     from appdock.webhook.service import HookOwner, WebhookService
 
+    load_at_start = Path("/proc/loadavg").read_text()[:14]
     tmp = Path(tempfile.mkdtemp(prefix="adk-bench-"))
     url, dbname = make_database(args.db, tmp)
     receiver, base = start_receiver(tmp)
@@ -344,7 +372,14 @@ def main() -> None:
 
         raw_by_loop: list[list[int]] = []
 
-        def undelivered() -> int:
+        def undelivered() -> bool:
+            """Whether a delivery is still pending (one index probe: the poll, every 50 ms, must
+            not load the machine it measures)."""
+            with sessions() as s:
+                probe = select(WebhookDelivery.id).where(WebhookDelivery.status == "pending")
+                return s.scalar(probe.limit(1)) is not None
+
+        def not_delivered() -> int:
             with sessions() as s:
                 return int(
                     s.scalar(
@@ -419,15 +454,20 @@ def main() -> None:
         rounds: list[dict[str, Any]] = []
         raws = [raw()]
         worker_pids = [python_pid(w, args.profile is not None) for w in workers]
-        watched = {"workers": worker_pids, "receiver": [receiver.pid]}
+        time.sleep(0.5)  # the workers' LISTEN connections
+        watched = {"workers": worker_pids, "receiver": [receiver.pid], "db": db_pids()}
         watched["publisher"] = [os.getpid()]
         for r in range(args.rounds):
+            watched["db"] = db_pids()
+            watched["bench_backends"] = bench_backends(args.db, dbname)
             cpu0 = {k: sum(cpu_seconds(p) for p in v) for k, v in watched.items()}
             busy0 = machine_busy()
             t0 = publish_burst(r * args.events, args.events)
+            db_after_publish = sum(cpu_seconds(p) for p in watched["db"])
             while undelivered():
-                time.sleep(0.02)
+                time.sleep(0.05)
             elapsed = time.perf_counter() - t0
+            failed = not_delivered()
             busy1 = machine_busy()
             cpu1 = {k: sum(cpu_seconds(p) for p in v) for k, v in watched.items()}
             got = received(base)
@@ -442,6 +482,7 @@ def main() -> None:
                     "raw_asyncio_uvloop_before_after": raw_by_loop[-2:],
                     "ratio": round(rate / raw_mean, 3),
                     "received": len(got),
+                    "not_delivered": failed,
                     "duplicates": len(got) - len({g[1] for g in got}),
                     "machine_cpu_busy_pct": round(
                         100 * (busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1]), 1
@@ -453,6 +494,15 @@ def main() -> None:
                         1000 * (cpu1["receiver"] - cpu0["receiver"]) / per_round, 3
                     ),
                     "publisher_cpu_s": round(cpu1["publisher"] - cpu0["publisher"], 2),
+                    "db_server_cpu_ms_per_delivery": round(
+                        1000 * (cpu1["db"] - cpu0["db"]) / per_round, 3
+                    ),
+                    "of_which_this_benchmarks_backends": round(
+                        1000 * (cpu1["bench_backends"] - cpu0["bench_backends"]) / per_round, 3
+                    ),
+                    "of_which_publishing": round(
+                        1000 * (db_after_publish - cpu0["db"]) / per_round, 3
+                    ),
                 }
             )
 
@@ -492,6 +542,7 @@ def main() -> None:
         ratios = sorted(r["ratio"] for r in rounds)
         result: dict[str, Any] = {
             "label": args.label,
+            "loadavg_at_start_and_end": [load_at_start, Path("/proc/loadavg").read_text()[:14]],
             "db": "sqlite" if args.db == "sqlite" else "postgresql",
             "workers": args.workers,
             "concurrency_per_worker": args.concurrency,
@@ -499,7 +550,7 @@ def main() -> None:
             "deliveries_per_round": per_round,
             "raw_httpx_per_s": round(raw_hx),
             "rounds": rounds,
-            "ratio_median": round(statistics.median(ratios), 3),
+            "ratio_median": round(statistics.median(ratios), 3) if ratios else None,
             "latency_rate_events_per_s": round(achieved),
             "latency_p50_ms": round(statistics.median(lat), 1) if lat else None,
             "latency_p99_ms": round(percentile(lat, 0.99), 1) if lat else None,

@@ -596,10 +596,13 @@ class TestAppJwtOnTheApi:
         assert r.status_code == 200
         assert r.json()["uuid"] == bob.uuid
 
-    def test_team_install_has_no_user(self, client: TestClient, installed: Any) -> None:
+    def test_team_install_user_is_its_principal_team(
+        self, client: TestClient, installed: Any
+    ) -> None:
         inst, secret, _ = installed
         r = client.get(f"{API}/user", headers=token_for(inst, secret, path="/2.0/user"))
-        assert r.status_code == 404
+        assert r.status_code == 200
+        assert (r.json()["type"], r.json()["username"]) == ("team", "acme")
 
 
 class TestAddonUpdates:

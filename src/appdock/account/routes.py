@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from appdock.account import schemas
-from appdock.account.schemas import ProjectCreate, ProjectRead, UserRead, WorkspaceRead
+from appdock.account.schemas import (
+    ProjectCreate,
+    ProjectRead,
+    TeamRead,
+    UserRead,
+    WorkspaceRead,
+)
 from appdock.account.service import AccountService
 from appdock.api.pagination import PageDep, Paginated
 from appdock.auth.authenticator import Grant, authorize
@@ -38,12 +44,19 @@ def _owner(svc: AccountService, ws: Workspace) -> User | None:
     return svc.store.user_by_id(ws.owner_user_id) if ws.owner_user_id else None
 
 
-@router.get("/user", response_model=UserRead, summary="The current user")
+@router.get("/user", response_model=UserRead | TeamRead, summary="The current user")
 def get_current_user(
     grant: AccountRead, db: DbDep, settings: SettingsDep, urls: UrlsDep
-) -> UserRead:
+) -> UserRead | TeamRead:
     svc = AccountService(db, settings.secret)
-    return schemas.user_read(_current_user(svc, grant.subject), urls)
+    subject = grant.subject
+    if subject.user_id is None and subject.workspace_id is not None:
+        # A team installation (app JWT or its access token) is its principal, the team, as in
+        # the install payload's ``principal``; Connect apps read /2.0/user to learn it.
+        ws = svc.store.workspace_by_id(subject.workspace_id)
+        if ws is not None:
+            return schemas.team_read(ws, urls)
+    return schemas.user_read(_current_user(svc, subject), urls)
 
 
 @router.get(

@@ -33,7 +33,7 @@ from appdock.account import schemas as account_schemas
 from appdock.account.service import AccountService
 from appdock.connect import jwt, lifecycle
 from appdock.connect.descriptor import Descriptor, DescriptorError, Problem, parse_descriptor
-from appdock.connect.store import ConnectStore
+from appdock.connect.store import ConnectStore, InstallationPrincipal
 from appdock.core import crypto
 from appdock.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from appdock.core.scopes import Scope, closure, format_scopes, parse_scopes
@@ -502,19 +502,18 @@ class ConnectService:
         claims = jwt.read_app_token(token)
         found = self.store.installation_principal(claims.client_key)
         if found is not None:
-            inst, ws, owner = found
-            if claims.issuer != inst.app_key:
-                raise _wrong_issuer(claims, inst.app_key)
+            if claims.issuer != found.app_key:
+                raise _wrong_issuer(claims, found.app_key)
             try:
                 verified = jwt.verify_signature(
-                    token, decrypt_secret(self.secret_key, inst.shared_secret)
+                    token, decrypt_secret(self.secret_key, found.shared_secret)
                 )
             except jwt.JwtRefused as exc:
                 if exc.check != "signature":
                     raise
             else:
                 _check_time_and_qsh(verified, canonicals, qsh_optional)
-                return installation_subject(inst, ws, owner)
+                return installation_subject(found)
         # No installation, or a signature that does not match its secret: an install whose
         # ``installed`` callback is in flight may be calling with its new secret.
         record = self.store.client_key_record_by_key(claims.client_key)
@@ -550,11 +549,10 @@ class ConnectService:
         holder: User | None = None
         if account.kind == "personal" and account.owner_user_id is not None:
             holder = self.accounts.store.user_by_id(account.owner_user_id)
-        inst_now = found[0] if found is not None else None
         return AuthSubject.limited(
             "installation",
             parse_scopes(attempt.attempt_scopes or ""),
-            installation_id=inst_now.id if inst_now else None,
+            installation_id=found.installation_id if found is not None else None,
             app_key=attempt.app_key,
             workspace_id=account.id,
             user_id=holder.id if holder else None,
@@ -571,23 +569,26 @@ def decrypt_secret(secret_key: str, ciphertext: str) -> str:
 
 
 def installation_subject(
-    inst: Installation,
-    workspace: Workspace,
-    owner: User | None,
-    scopes: frozenset[Scope] | None = None,
+    principal: InstallationPrincipal, scopes: frozenset[Scope] | None = None
 ) -> AuthSubject:
     """The caller an installation is: its principal account (a team, or the user owning a
-    personal workspace), limited to ``scopes`` (default: the granted ones)."""
-    return AuthSubject.limited(
-        "installation",
-        granted_scopes(inst) if scopes is None else scopes,
-        installation_id=inst.id,
-        app_key=inst.app_key,
-        workspace_id=workspace.id,
-        user_id=owner.id if owner else None,
-        username=owner.username if owner else None,
-        extra={"client_key": inst.client_key},
+    personal workspace), limited to ``scopes`` (default: the closure of the granted ones)."""
+    return AuthSubject(
+        kind="installation",
+        scopes=granted_closure(principal.scopes) if scopes is None else scopes,
+        installation_id=principal.installation_id,
+        app_key=principal.app_key,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        username=principal.username,
+        extra={"client_key": principal.client_key},
     )
+
+
+@lru_cache(maxsize=1024)
+def granted_closure(scopes: str) -> frozenset[Scope]:
+    """The closure of a stored scope list (``installations.scopes``), computed once per value."""
+    return closure(parse_scopes(scopes))
 
 
 def _check_time_and_qsh(claims: dict[str, Any], canonicals: list[str], optional: bool) -> None:

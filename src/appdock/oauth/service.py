@@ -19,10 +19,15 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from appdock.connect.service import ConnectService, granted_scopes, installation_subject
+from appdock.connect.service import (
+    ConnectService,
+    granted_closure,
+    granted_scopes,
+    installation_subject,
+)
 from appdock.core import crypto
 from appdock.core.errors import Unauthorized
-from appdock.core.scopes import closure, format_scopes, parse_scopes
+from appdock.core.scopes import format_scopes, parse_scopes
 from appdock.core.subject import AuthSubject
 from appdock.core.time import utc_now
 from appdock.core.urls import Urls
@@ -100,12 +105,12 @@ class TokenService:
                 "invalid_grant",
                 "unknown refresh token: it was already used, or its app was uninstalled",
             )
-        row, inst, _ws, _owner = found
-        if row.refresh_expires_at <= utc_now():
+        if found.refresh_expires_at <= utc_now():
             raise OAuthError("invalid_grant", "the refresh token has expired")
-        scopes = format_scopes(parse_scopes(row.scopes) & granted_scopes(inst))
-        self.store.delete(row)
-        return self._issue(inst.id, scopes)
+        principal = found.principal
+        scopes = format_scopes(parse_scopes(found.scopes) & parse_scopes(principal.scopes))
+        self.store.delete(found.token_id)
+        return self._issue(principal.installation_id, scopes)
 
     def resolve(self, access_token: str) -> AuthSubject:
         """The installation an access token acts for; Unauthorized saying why it is refused."""
@@ -116,15 +121,13 @@ class TokenService:
                 detail="The token is unknown, or its app was uninstalled. Request a new one at "
                 "/site/oauth2/access_token.",
             )
-        row, inst, ws, owner = found
-        now = utc_now()
-        if row.expires_at <= now:
+        if found.expires_at <= utc_now():
             raise Unauthorized(
-                f"access token expired at {row.expires_at.isoformat()}",
+                f"access token expired at {found.expires_at.isoformat()}",
                 detail="Refresh it with grant_type=refresh_token, or request a new one.",
             )
-        scopes = closure(parse_scopes(row.scopes)) & closure(granted_scopes(inst))
-        return installation_subject(inst, ws, owner, scopes)
+        scopes = granted_closure(found.scopes) & granted_closure(found.principal.scopes)
+        return installation_subject(found.principal, scopes)
 
     def _issue(self, installation_id: int, scopes: str) -> IssuedToken:
         now = utc_now()

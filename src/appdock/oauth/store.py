@@ -1,16 +1,53 @@
-"""Every query of the access tokens: by the HMAC of a token, with the installation it belongs to,
-its account and the account's owning user (one query per API request)."""
+"""Every query of the access tokens. A token is looked up by the HMAC of its value together with
+its installation, the installation's account and the account's owning user: one prepared query
+of plain columns per API request."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from appdock.connect.store import InstallationPrincipal
 from appdock.models import AppAccessToken, Installation, User, Workspace
 
-TokenRow = tuple[AppAccessToken, Installation, Workspace, User | None]
+
+@dataclass(frozen=True)
+class TokenRecord:
+    token_id: int
+    scopes: str
+    expires_at: datetime
+    refresh_expires_at: datetime
+    principal: InstallationPrincipal
+
+
+def _lookup(column: object) -> object:
+    return (
+        select(
+            AppAccessToken.id,
+            AppAccessToken.scopes,
+            AppAccessToken.expires_at,
+            AppAccessToken.refresh_expires_at,
+            Installation.id,
+            Installation.app_key,
+            Installation.client_key,
+            Installation.shared_secret,
+            Installation.scopes,
+            Workspace.id,
+            User.id,
+            User.username,
+        )
+        .join(Installation, Installation.id == AppAccessToken.installation_id)
+        .join(Workspace, Workspace.id == Installation.workspace_id)
+        .outerjoin(User, and_(Workspace.kind == "personal", User.id == Workspace.owner_user_id))
+        .where(column == bindparam("digest"))  # type: ignore[operator]
+    )
+
+
+_BY_ACCESS = _lookup(AppAccessToken.access_hash)
+_BY_REFRESH = _lookup(AppAccessToken.refresh_hash)
 
 
 class TokenStore:
@@ -21,27 +58,20 @@ class TokenStore:
         self.session.add(row)
         self.session.flush()
 
-    def delete(self, row: AppAccessToken) -> None:
-        self.session.delete(row)
-        self.session.flush()
+    def delete(self, token_id: int) -> None:
+        self.session.execute(delete(AppAccessToken).where(AppAccessToken.id == token_id))
 
-    def _with_installation(self, condition: object) -> TokenRow | None:
-        found = self.session.execute(
-            select(AppAccessToken, Installation, Workspace, User)
-            .join(Installation, Installation.id == AppAccessToken.installation_id)
-            .join(Workspace, Workspace.id == Installation.workspace_id)
-            .outerjoin(User, and_(Workspace.kind == "personal", User.id == Workspace.owner_user_id))
-            .where(condition)  # type: ignore[arg-type]
-        ).first()
-        if found is None:
+    def _find(self, statement: object, digest: str) -> TokenRecord | None:
+        row = self.session.connection().execute(statement, {"digest": digest}).first()  # type: ignore[call-overload]
+        if row is None:
             return None
-        return found[0], found[1], found[2], found[3]
+        return TokenRecord(row[0], row[1], row[2], row[3], InstallationPrincipal(*row[4:]))
 
-    def by_access_hash(self, digest: str) -> TokenRow | None:
-        return self._with_installation(AppAccessToken.access_hash == digest)
+    def by_access_hash(self, digest: str) -> TokenRecord | None:
+        return self._find(_BY_ACCESS, digest)
 
-    def by_refresh_hash(self, digest: str) -> TokenRow | None:
-        return self._with_installation(AppAccessToken.refresh_hash == digest)
+    def by_refresh_hash(self, digest: str) -> TokenRecord | None:
+        return self._find(_BY_REFRESH, digest)
 
     def delete_spent(self, installation_id: int, now: datetime) -> None:
         """Drop the installation's tokens that can neither be used nor refreshed any more."""

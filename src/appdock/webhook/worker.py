@@ -143,9 +143,11 @@ class Worker:
         """Ask the worker to finish (thread-safe): no new claims; in-flight requests end and are
         recorded."""
         self._stop_requested = True
-        loop, stopping = self._loop, self._stopping
+        loop, stopping, kick = self._loop, self._stopping, self._kick
         if loop is not None and stopping is not None and not loop.is_closed():
             loop.call_soon_threadsafe(stopping.set)
+            if kick is not None:
+                loop.call_soon_threadsafe(kick.set)  # end a wait at once
 
     def wake(self) -> None:
         loop, kick = self._loop, self._kick

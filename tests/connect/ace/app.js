@@ -1,6 +1,6 @@
 // A Bitbucket app shaped like the atlassian-connect-express Bitbucket template (app.js + routes),
-// with two extra routes that appdock's tests read: the statuses ACE answered /installed with, and
-// a call back to the host's REST API through ACE's own signed HTTP client.
+// with extra routes that appdock's tests read: the statuses ACE answered /installed with, and
+// calls back to the host's REST API through ACE's own signed HTTP client.
 const express = require("express");
 const bodyParser = require("body-parser");
 const ace = require("atlassian-connect-express");
@@ -70,6 +70,28 @@ app.get("/test/call-host", (req, res) => {
       }
       res.json({ status: response.statusCode, body });
     });
+});
+
+// What an app does first with its installation: who am I installed for (/2.0/user/), then a
+// repository read; both through ACE's signed client (qsh over /2.0/...).
+app.get("/test/user-and-repo", (req, res) => {
+  const client = addon.httpClient({ clientKey: req.query.clientKey });
+  client.get("/2.0/user/", (err, userResponse, userBody) => {
+    if (err) {
+      res.status(500).json({ error: String(err) });
+      return;
+    }
+    client.get(`/2.0/repositories/${req.query.repo}`, (err2, repoResponse, repoBody) => {
+      if (err2) {
+        res.status(500).json({ error: String(err2) });
+        return;
+      }
+      res.json({
+        user: { status: userResponse.statusCode, body: JSON.parse(userBody) },
+        repository: { status: repoResponse.statusCode, body: JSON.parse(repoBody) },
+      });
+    });
+  });
 });
 
 app.listen(port, "127.0.0.1", () => {
