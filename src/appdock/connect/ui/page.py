@@ -15,7 +15,6 @@ from appdock.connect.ui.security import SANDBOX, content_security_policy
 
 API_BASE = "/api"
 PROXY_BASE = "/site/connect/proxy"
-RESOLVE_URL = "/site/connect/resolve"
 
 
 def _dialog_targets(modules: Iterable[RenderedModule]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -35,7 +34,7 @@ def bridge_config(
     dialogs: Iterable[RenderedModule] = (),
     api_base: str = API_BASE,
     proxy_base: str = PROXY_BASE,
-    resolve_url: str | None = RESOLVE_URL,
+    resolve_url: str | None = None,
     addon_page_url: str | None = None,
     navigator_targets: Mapping[str, str] | None = None,
     page_target: str | None = None,

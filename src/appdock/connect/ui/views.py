@@ -5,8 +5,7 @@
   the form carries the CSRF token;
 * ``GET /account/settings/app-authorizations``: the apps you granted, each with Revoke
   (``POST …/{grant_id}/revoke``);
-* ``POST /site/connect/proxy/{app_key}/{path}``: ``AP.proxyRequest`` (:mod:`.proxy`);
-* ``POST /site/connect/resolve``: a signed URL for ``AP.dialog.create`` (:mod:`.dialogs`).
+* ``POST /site/connect/proxy/{app_key}/{path}``: ``AP.proxyRequest`` (:mod:`.proxy`).
 
 Everything an app wrote reaches templates as plain strings (escaped by Jinja).
 """
@@ -22,7 +21,6 @@ from pydantic import BaseModel
 from appdock.api.errors import appdock_error_response
 from appdock.auth.authenticator import APP_KEY_HEADER
 from appdock.auth.deps import DbDep, SettingsDep
-from appdock.connect.ui.dialogs import DialogRequest, signed_dialog_url
 from appdock.connect.ui.grants import (
     AUTHORIZATIONS_PATH,
     CLIENT_KEY_HEADER,
@@ -31,7 +29,7 @@ from appdock.connect.ui.grants import (
     GrantService,
     safe_next,
 )
-from appdock.connect.ui.page import PROXY_BASE, RESOLVE_URL
+from appdock.connect.ui.page import PROXY_BASE
 from appdock.connect.ui.proxy import (
     MAX_BODY,
     PROXY_HEADER,
@@ -214,19 +212,3 @@ def proxy(
         media_type=answer.headers.get("content-type") or "application/octet-stream",
         headers=headers,
     )
-
-
-# -- AP.dialog.create: sign a dialog URL --------------------------------------------------------
-
-
-@router.post(RESOLVE_URL)
-def resolve_dialog(
-    request: Request,
-    viewer: Viewer,
-    db: DbDep,
-    settings: SettingsDep,
-    body: Annotated[Any, Body()] = None,
-) -> JSONResponse:
-    wanted = DialogRequest.parse(body)
-    url = signed_dialog_url(request, db, settings, viewer, wanted)
-    return JSONResponse({"url": url})
