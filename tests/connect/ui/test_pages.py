@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from appdock.config import Settings
 from appdock.connect.ui.service import MODULE_CACHE
 from appdock.models import Installation, User, Workspace
-from tests.connect.conftest import login
+from tests.connect.conftest import csrf_from, login
 from tests.connect.ui.pages_helpers import APP_BASE, frames, ui_descriptor, verify
 from tests.factories.account import make_team, make_user
 from tests.factories.connect import app_jwt, make_installation
@@ -264,7 +264,6 @@ def items_descriptor() -> dict[str, Any]:
 
     return ui_descriptor(
         "com.example.items",
-        repoPages=[],
         webPanels=[],
         webItems=[
             item("repo-action", "org.bitbucket.repository.actions", "https://docs.example.org/x"),
@@ -293,6 +292,14 @@ def items_descriptor() -> dict[str, Any]:
                 "/h",
                 conditions=[{"condition": "user_is_logged_in", "invert": True}],
             ),
+        ],
+        repoPages=[
+            {
+                "key": "actions-page",
+                "name": {"value": "Report page"},
+                "url": "/report-page",
+                "location": "org.bitbucket.repository.actions",
+            }
         ],
         webSections=[
             {
@@ -331,6 +338,9 @@ class TestWebItems:
         assert 'href="https://docs.example.org/x' in element(page, "repo-action")
         assert 'href="/acme/widget/addon/com.example.items/open-page"' in element(page, "open-page")
         assert ">Tools</span>" in page and "in-section" in page
+        assert 'href="/acme/widget/addon/com.example.items/actions-page"' in element(
+            page, "actions-page"
+        )
         assert 'data-module-key="hidden"' not in page  # a condition the viewer fails
 
     def test_page_target_opens_as_a_full_page(
@@ -599,4 +609,66 @@ class TestBridgeConfig:
         assert entry["needsConsent"] is True  # alice has not granted the app access yet
         assert config["page"] == {"target": "repository", "context": {"repository": "acme/widget"}}
         assert config["addonPageUrl"] == "/acme/widget/addon/{app_key}/{module_key}"
+        assert config["resolveUrl"] == "/site/connect/resolve"
         assert "repo-panel" in config["dialogs"]["com.example.app"]
+
+
+class TestResolveEndpoint:
+    def post(self, client: TestClient, body: dict[str, Any], csrf: bool = True) -> Any:
+        token = csrf_from(client.get("/acme/widget").text) if csrf else ""
+        headers = {"X-CSRF-Token": token} if csrf else {}
+        return client.post("/site/connect/resolve", json=body, headers=headers)
+
+    def test_module_by_key_is_signed_for_the_viewer(self, client: TestClient, world: World) -> None:
+        r = self.post(
+            client,
+            {
+                "addonKey": "com.example.app",
+                "moduleKey": "pr-panel",
+                "context": {"repository": "acme/widget"},
+            },
+        )
+        assert r.status_code == 200, r.text
+        url = r.json()["url"]
+        assert url.startswith(APP_BASE + "/pr-panel?pr=&")
+        assert verify(url, world.secret, world.inst.client_key)["sub"] == world.alice.uuid
+
+    def test_app_relative_url_is_signed_and_others_refused(
+        self, client: TestClient, world: World
+    ) -> None:
+        body = {"addonKey": "com.example.app", "context": {"repository": "acme/widget"}}
+        r = self.post(client, {**body, "url": "/dialog?step=2"})
+        assert r.status_code == 200
+        verify(r.json()["url"], world.secret, world.inst.client_key)
+        r = self.post(client, {**body, "url": "https://evil.example/steal"})
+        assert r.status_code == 404 and "is not a URL of app" in r.json()["error"]["message"]
+
+    def test_app_that_does_not_serve_the_page_gets_nothing(
+        self, db: Session, settings: Settings, client: TestClient, world: World
+    ) -> None:
+        other = make_team(db, "globex", world.alice, name="Globex")
+        make_repo(db, settings, world.alice, "gadget", workspace=other)
+        r = self.post(
+            client,
+            {
+                "addonKey": "com.example.app",
+                "moduleKey": "repo-panel",
+                "context": {"repository": "globex/gadget"},
+            },
+        )
+        assert r.status_code == 404
+        assert "does not serve this page" in r.json()["error"]["message"]
+
+    def test_csrf_token_is_required(self, client: TestClient, world: World) -> None:
+        body = {
+            "addonKey": "com.example.app",
+            "url": "/x",
+            "context": {"repository": "acme/widget"},
+        }
+        assert self.post(client, body, csrf=False).status_code == 403
+
+    def test_bad_requests_name_the_field(self, client: TestClient, world: World) -> None:
+        r = self.post(client, {"addonKey": "com.example.app", "context": {}})
+        assert r.status_code == 400 and "moduleKey" in r.json()["error"]["fields"]
+        r = self.post(client, {"addonKey": "com.example.app", "url": "/x", "context": {}})
+        assert r.status_code == 400 and "context" in r.json()["error"]["fields"]

@@ -24,8 +24,9 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from appdock.account import schemas as account_schemas
@@ -46,12 +47,14 @@ from appdock.connect.ui.linkers import (
 )
 from appdock.connect.ui.page import bridge_config, page_csp
 from appdock.connect.ui.resolver import (
+    IFRAME_TYPES,
     AddonPageUrl,
     InstalledModule,
     PageContext,
     RenderedModule,
     Resolution,
     resolve,
+    sign_app_url,
 )
 from appdock.connect.ui.service import AppModules, UiModuleService
 from appdock.core.errors import NotFound
@@ -71,11 +74,13 @@ NAVIGATION = "org.bitbucket.repository.navigation"
 REPOSITORY_ACTIONS = "org.bitbucket.repository.actions"
 REPOSITORY_ADMIN = "org.bitbucket.repository.admin"
 ACCOUNT_ADMIN = "org.bitbucket.account.admin"
+RESOLVE_PATH = "/site/connect/resolve"
 
 ObjectsFactory = Callable[[], dict[str, Any]]
 
 
-ITEM_TYPES = frozenset({"webItems"})
+# a repoPage may also sit at an item location (org.bitbucket.repository.actions): a page link
+ITEM_TYPES = frozenset({"webItems", "repoPages"})
 
 
 @dataclass(frozen=True)
@@ -325,7 +330,7 @@ class PageModules:
         if not self.apps:
             return []
         groups: list[ItemGroup] = []
-        direct = self.at(location, module_types=ITEM_TYPES, row=row)
+        direct = self.at(location, module_types=ITEM_TYPES, page_links=True, row=row)
         if direct:
             groups.append(ItemGroup(label=None, app_name=None, modules=direct))
         sections = sorted(
@@ -336,7 +341,7 @@ class PageModules:
             names = {section.key, f"{location}/{section.key}"}
             modules = [
                 m
-                for m in self.at(names, module_types=ITEM_TYPES, row=row)
+                for m in self.at(names, module_types=ITEM_TYPES, page_links=True, row=row)
                 if m.app_key == section.app_key
             ]
             if modules:
@@ -346,12 +351,18 @@ class PageModules:
         return groups
 
     def one(
-        self, app_key: str, module_key: str, module_types: Collection[str]
+        self,
+        app_key: str,
+        module_key: str,
+        module_types: Collection[str],
+        *,
+        any_web_item: bool = False,
     ) -> RenderedModule | None:
         """A single module (a full page); ``None`` when hidden or unknown. A webItem whose
-        target is ``page`` is shown as a full page too (Bitbucket opens it in the host)."""
+        target is ``page`` is shown as a full page too (Bitbucket opens it in the host);
+        ``any_web_item``: every webItem of the app may be framed (a dialog opened by key)."""
         types = frozenset(module_types)
-        memo_key = ("one", app_key, module_key, types)
+        memo_key = ("one", app_key, module_key, types, any_web_item)
         found = self._memo.get(memo_key)
         if found is None:
             candidates = [
@@ -364,7 +375,7 @@ class PageModules:
                     lambda m: (
                         m.app_key == app_key
                         and m.module_key == module_key
-                        and (m.module_type != "webItems" or _targets_page(m))
+                        and (m.module_type != "webItems" or any_web_item or _targets_page(m))
                     ),
                 )
             ]
@@ -374,6 +385,21 @@ class PageModules:
             self._memo[memo_key] = found
             self.resolutions.append(found)
         return found.modules[0] if found.modules else None
+
+    def sign_url(self, app_key: str, url: str) -> str | None:
+        """A fresh signed URL of one of this page's apps for an app-relative ``url``
+        (``AP.dialog.create({url})``); None when the app is not on this page or the URL leaves
+        its baseUrl."""
+        module = next((m for m in self.modules if m.app_key == app_key), None)
+        if module is None:
+            return None
+        objects = {**self.objects(), "principal": self.setup.principal(self._principal_of(app_key))}
+        page = PageContext(
+            host_base_url=self.setup.host_base_url,
+            viewer_uuid=self.setup.viewer_uuid,
+            objects=objects,
+        )
+        return sign_app_url(module, url, page)
 
     # -- output ---------------------------------------------------------------------------------
     @property
@@ -418,6 +444,7 @@ class PageModules:
         return bridge_config(
             csrf_token=self.setup.csrf_token,
             consent=consent,
+            resolve_url=RESOLVE_PATH,
             resolutions=self.resolutions,
             addon_page_url=self.setup.addon_page_template,
             page_target=self.setup.page_target,
@@ -946,3 +973,66 @@ def profile_tab_page(
         },
     )
     return page.apply(response)
+
+
+# -- dialogs: signing on demand ------------------------------------------------------------------
+
+
+class ResolveRequest(BaseModel):
+    """What host.js sends to sign a dialog's URL (``bridge_config.resolveUrl``)."""
+
+    addonKey: str = Field(min_length=1, max_length=255)
+    moduleKey: str | None = Field(default=None, max_length=255)
+    url: str | None = Field(default=None, max_length=2048)
+    context: dict[str, str | int] = Field(default_factory=dict)
+
+
+def _error(status: int, message: str, field_name: str | None = None) -> JSONResponse:
+    error: dict[str, Any] = {"message": message}
+    if field_name:
+        error["fields"] = {field_name: [message]}
+    return JSONResponse({"type": "error", "error": error}, status_code=status)
+
+
+@router.post(RESOLVE_PATH)
+def resolve_dialog(
+    request: Request,
+    body: ResolveRequest,
+    viewer: Viewer,
+    db: DbDep,
+    settings: SettingsDep,
+) -> Response:
+    """A fresh signed URL for a dialog an app opens on a page: by module key (any iframe
+    module or webItem of that app, conditions applied) or by app-relative URL. The page is named
+    by ``context`` (``{"repository": "ws/slug"}`` or ``{"workspace": "slug"}``); the app must
+    serve that page for this viewer. 404 when hidden, unknown or outside the app."""
+    if bool(body.moduleKey) == bool(body.url):
+        return _error(400, "give exactly one of moduleKey and url", "moduleKey")
+    repository = body.context.get("repository")
+    workspace = body.context.get("workspace")
+    if isinstance(repository, str) and repository.count("/") == 1:
+        ws_slug, repo_slug = repository.split("/")
+        svc = RepoService(db, settings)
+        subject = viewer_subject(viewer)
+        ctx = svc.get(ws_slug, repo_slug, subject, RepoPermission.READ)
+        perm = svc.permission_of(subject, ctx.repo)
+        page = attach_repository_page(request, db, settings, ctx, int(perm), viewer)
+    elif isinstance(workspace, str) and workspace:
+        accounts = AccountService(db, settings.secret)
+        ws, _role = workspace_for_page(accounts, workspace, viewer.id if viewer else None)
+        page = account_page(request, db, settings, ws, viewer, store=False)
+    else:
+        return _error(400, "context names no repository or workspace", "context")
+    if body.addonKey not in page.app_keys:
+        return _error(404, f"app {body.addonKey!r} does not serve this page")
+    if body.moduleKey:
+        module = page.one(
+            body.addonKey, body.moduleKey, IFRAME_TYPES | {"webItems"}, any_web_item=True
+        )
+        if module is None:
+            return _error(404, f"no module {body.moduleKey!r} of {body.addonKey!r} here")
+        return JSONResponse({"url": module.url})
+    signed = page.sign_url(body.addonKey, body.url or "")
+    if signed is None:
+        return _error(404, f"{body.url!r} is not a URL of app {body.addonKey!r}", "url")
+    return JSONResponse({"url": signed})
