@@ -191,6 +191,7 @@ def grant_access(page: Page, world: World) -> None:
 
 def revoke_all(page: Page, world: World) -> None:
     page.goto(world.base + "/account/settings/app-authorizations")
+    shot(page, "app-authorizations")
     while page.locator(".authorization").count():
         with page.expect_navigation():
             page.locator(".authorization button", has_text="Revoke").first.click()
@@ -467,6 +468,7 @@ class TestUninstall:
             assert page.locator("[data-app-key]").count() == 0, path
             assert page.locator(".adk-consent, .ap-container, .adk-dialog-trigger").count() == 0
             assert not [f for f in page.frames if f.url.startswith(world.app.base)], path
+            if path == "/acme/widget":
+                shot(page, "app-uninstalled")
         gone = page.goto(world.base + "/acme/widget/addon/com.example.browser/app-page")
         assert gone is not None and gone.status == 404
-        shot(page, "app-uninstalled")

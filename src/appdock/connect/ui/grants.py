@@ -77,6 +77,19 @@ def requested_user_scopes(inst: Installation) -> frozenset[Scope]:
     return minimal(closure(wanted) & installed)
 
 
+def granted_by(grant: AppGrant) -> frozenset[Scope]:
+    """The scopes a user accepted (an unreadable row grants nothing)."""
+    try:
+        return parse_scopes(grant.scopes)
+    except UnknownScope:
+        return frozenset()
+
+
+def missing(requested: frozenset[Scope], granted: frozenset[Scope]) -> frozenset[Scope]:
+    """Requested scopes a grant does not cover, minimal form."""
+    return minimal(closure(requested) - closure(granted))
+
+
 def grant_url(client_key: str, next_url: str | None = None) -> str:
     query = {"client_key": client_key}
     if next_url:
@@ -120,7 +133,7 @@ class AppAccess:
         """Requested scopes the grant does not cover."""
         if self.granted is None:
             return self.requested
-        return minimal(closure(self.requested) - closure(self.granted))
+        return missing(self.requested, self.granted)
 
     @property
     def effective(self) -> frozenset[Scope]:
@@ -155,12 +168,6 @@ class GrantService:
         raw = inst.descriptor
         vendor = raw.get("vendor") if isinstance(raw.get("vendor"), dict) else None
         description = raw.get("description")
-        granted: frozenset[Scope] | None = None
-        if grant is not None:
-            try:
-                granted = parse_scopes(grant.scopes)
-            except UnknownScope:
-                granted = frozenset()
         return AppAccess(
             installation_id=inst.id,
             client_key=inst.client_key,
@@ -176,7 +183,7 @@ class GrantService:
             installation_scopes=granted_scopes(inst),
             asks_eagerly=_consumer(inst) is not None,
             grant_id=grant.id if grant else None,
-            granted=granted,
+            granted=granted_by(grant) if grant is not None else None,
             granted_at=grant.created_at if grant else None,
         )
 
@@ -262,14 +269,9 @@ class GrantService:
             entry: dict[str, Any] = {"clientKey": inst.client_key, "appName": inst.name}
             if user_id is not None:
                 grant = grants.get(inst.id)
-                needs = grant is None
-                if grant is not None:
-                    try:
-                        granted = parse_scopes(grant.scopes)
-                    except UnknownScope:
-                        granted = frozenset()
-                    needs = bool(closure(requested_user_scopes(inst)) - closure(granted))
-                entry["needsConsent"] = needs
+                entry["needsConsent"] = grant is None or bool(
+                    missing(requested_user_scopes(inst), granted_by(grant))
+                )
                 entry["eager"] = _consumer(inst) is not None
                 entry["grantUrl"] = grant_url(inst.client_key)
             out[inst.app_key] = entry
