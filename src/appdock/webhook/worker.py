@@ -1,7 +1,11 @@
 """The delivery worker: claim due rows, send them concurrently, record every attempt in batches.
 
-One asyncio loop per worker. Database work runs in a small thread pool (SQLAlchemy is sync);
-HTTP runs on the loop with one aiohttp connection pool (:mod:`appdock.webhook.client`).
+One asyncio loop per worker (uvloop when installed). HTTP runs on the loop: ``concurrency``
+sender tasks take claimed deliveries from a queue and post them through one aiohttp connection
+pool (:mod:`appdock.webhook.client`). Database work runs on a thread (SQLAlchemy is sync), one
+*round* at a time: a round records every outcome finished since the last one and claims enough
+due deliveries to refill the queue (up to ``2 x concurrency`` claimed), in one transaction. Rounds
+run back to back under load, so a batch is whatever finished during the previous round.
 
 Invariants:
 
@@ -9,12 +13,14 @@ Invariants:
   sent and its row changes state only when the attempt is recorded. A worker killed at any moment
   leaves its claimed rows to fall due again when the lease ends; another worker (or the same one
   restarted) sends them again. Receivers dedupe on ``webhook-id``.
-- **Every attempt is a row** (:class:`~appdock.models.WebhookAttempt`), written in batches: the
-  results that finish while one batch is being written form the next one, so throughput is not one
-  transaction per delivery and an idle worker adds no delay.
+- **Every attempt is a row** (:class:`~appdock.models.WebhookAttempt`), written in batches, so
+  throughput is not one transaction per delivery; a small batch waits at most ``RECORD_DELAY``.
+  The senders pause while ``2 x concurrency`` outcomes are uncommitted, which bounds what a
+  SIGKILL can make a receiver see twice.
 - **One slow endpoint holds only its share.** At most ``webhook_per_subscription_concurrency``
-  requests per subscription are in flight in a worker, and the claim skips subscriptions with no
-  free slot, so their backlog stays in the table while other subscriptions' deliveries flow.
+  deliveries per subscription are claimed (queued or in flight) in a worker, and the claim skips
+  subscriptions with no free slot, so their backlog stays in the table while other
+  subscriptions' deliveries flow.
 - **Nothing a receiver does crashes the worker**: the client turns every failure into a result;
   an unexpected exception while preparing a delivery is recorded as that attempt's error.
 
