@@ -40,6 +40,21 @@ def session(settings: Settings) -> Iterator[Session]:
         engine.dispose()
 
 
+@contextmanager
+def writing(settings: Settings) -> Iterator[Session]:
+    """A session that writes while a worker runs, as the application does: ``BEGIN IMMEDIATE``
+    on SQLite, so it waits for the worker's write lock instead of failing at once (a deferred
+    read transaction cannot wait to become a writer); commits at the end of the block."""
+    engine = make_engine(settings.database_url_resolved)
+    s = make_session_factory(engine)()
+    try:
+        yield s
+        s.commit()
+    finally:
+        s.close()
+        engine.dispose()
+
+
 def fast(settings: Settings, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "webhook_retry_schedule": FAST_SCHEDULE,

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from appdock.config import Settings
 from appdock.core.time import utc_now
-from appdock.models import WebhookAttempt, WebhookDelivery
+from appdock.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from appdock.webhook.service import WebhookService
 from appdock.webhook.store import WebhookStore
 from tests.factories.account import make_team, make_user
 from tests.factories.webhook import make_hook, make_repo, publish_event
-from tests.webhook.conftest import fast, running_worker
+from tests.webhook.conftest import fast, running_worker, writing
 from tests.webhook.receiver import Receiver
 
 
@@ -184,7 +184,7 @@ class TestEmbeddedWorker:
         live = settings.model_copy(update={"webhook_worker": True, "webhook_poll_interval": 0.05})
         app = create_app(live)
         with TestClient(app):
-            WebhookService(session, settings).send_test(hook)
-            session.commit()
+            with writing(settings) as db:
+                WebhookService(db, settings).send_test(db.get_one(WebhookSubscription, hook.id))
             assert receiver.wait_for(lambda: len(receiver.hits("/ok")) == 1, timeout=10)
         app.state.engine.dispose()

@@ -15,7 +15,7 @@ from appdock.config import Settings
 from appdock.models import WebhookAttempt, WebhookDelivery, WebhookSubscription, Workspace
 from tests.factories.account import make_team, make_user
 from tests.factories.webhook import make_hook, make_installation, make_repo, publish_event
-from tests.webhook.conftest import fast, running_worker
+from tests.webhook.conftest import fast, running_worker, writing
 from tests.webhook.receiver import Receiver
 
 
@@ -205,8 +205,8 @@ class TestRetries:
             sub = subscription(session, hook.id)
             assert not sub.active and sub.disabled_reason
             receiver.recover("b")
-            WebhookService(session, settings).send_test(sub)
-            session.commit()
+            with writing(settings) as db:
+                WebhookService(db, settings).send_test(db.get_one(WebhookSubscription, hook.id))
             assert receiver.wait_for(lambda: settled(session, 2))
         sub = subscription(session, hook.id)
         assert sub.active and sub.disabled_reason is None
@@ -339,3 +339,24 @@ class TestIsolation:
             fast_done = len(receiver.hits("/ok"))
         assert fast_done == 40
         assert slow_started == 2  # its share: two in flight, the rest wait in the table
+
+
+class TestTransientErrors:
+    def test_deadlock_and_serialization_failures_are_retried_at_once(self) -> None:
+        from sqlalchemy.exc import OperationalError
+
+        from appdock.webhook.worker import transient
+
+        class DriverError(Exception):
+            def __init__(self, sqlstate: str | None) -> None:
+                super().__init__(sqlstate)
+                self.sqlstate = sqlstate
+
+        def wrapped(sqlstate: str | None) -> OperationalError:
+            return OperationalError("UPDATE webhook_subscriptions ...", {}, DriverError(sqlstate))
+
+        assert transient(wrapped("40P01"))  # deadlock detected
+        assert transient(wrapped("40001"))  # serialization failure
+        assert not transient(wrapped("23505"))  # a unique violation is a bug, not a retry
+        assert not transient(wrapped(None))  # SQLite's "database is locked" has no SQLSTATE
+        assert not transient(RuntimeError("boom"))

@@ -1,7 +1,11 @@
 """The delivery worker: claim due rows, send them concurrently, record every attempt in batches.
 
-One asyncio loop per worker. Database work runs in a small thread pool (SQLAlchemy is sync);
-HTTP runs on the loop with one aiohttp connection pool (:mod:`appdock.webhook.client`).
+One asyncio loop per worker (uvloop when installed). HTTP runs on the loop: ``concurrency``
+sender tasks take claimed deliveries from a queue and post them through one aiohttp connection
+pool (:mod:`appdock.webhook.client`). Database work runs on a thread (SQLAlchemy is sync), one
+*round* at a time: a round records every outcome finished since the last one and claims enough
+due deliveries to refill the queue (up to ``2 x concurrency`` claimed), in one transaction. Rounds
+run back to back under load, so a batch is whatever finished during the previous round.
 
 Invariants:
 
@@ -9,12 +13,14 @@ Invariants:
   sent and its row changes state only when the attempt is recorded. A worker killed at any moment
   leaves its claimed rows to fall due again when the lease ends; another worker (or the same one
   restarted) sends them again. Receivers dedupe on ``webhook-id``.
-- **Every attempt is a row** (:class:`~appdock.models.WebhookAttempt`), written in batches: the
-  results that finish while one batch is being written form the next one, so throughput is not one
-  transaction per delivery and an idle worker adds no delay.
+- **Every attempt is a row** (:class:`~appdock.models.WebhookAttempt`), written in batches, so
+  throughput is not one transaction per delivery; a small batch waits at most ``RECORD_DELAY``.
+  The senders pause while ``2 x concurrency`` outcomes are uncommitted, which bounds what a
+  SIGKILL can make a receiver see twice.
 - **One slow endpoint holds only its share.** At most ``webhook_per_subscription_concurrency``
-  requests per subscription are in flight in a worker, and the claim skips subscriptions with no
-  free slot, so their backlog stays in the table while other subscriptions' deliveries flow.
+  deliveries per subscription are claimed (queued or in flight) in a worker, and the claim skips
+  subscriptions with no free slot, so their backlog stays in the table while other
+  subscriptions' deliveries flow.
 - **Nothing a receiver does crashes the worker**: the client turns every failure into a result;
   an unexpected exception while preparing a delivery is recorded as that attempt's error.
 
@@ -58,7 +64,16 @@ T = TypeVar("T")
 PRUNE_INTERVAL = 3600.0
 MAX_RETRY_AFTER = 86400.0
 RESPONSE_LOG_BYTES = 4096
-RECORD_DELAY = 0.01  # a small batch of results may wait this long for company while busy
+RECORD_DELAY = 0.02  # a small batch of results may wait this long for company
+
+
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a database error is one PostgreSQL expects the client to retry."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
 def worker_name() -> str:
@@ -189,6 +204,9 @@ class Worker:
                 if busy:
                     continue
                 wait = self.settings.webhook_poll_interval
+                if self._results:  # a small batch waiting for company: not longer than that
+                    age = time.monotonic() - self._oldest_result
+                    wait = min(wait, max(0.001, RECORD_DELAY - age))
                 if self._next_due is not None:
                     until = (self._next_due - utc_now()).total_seconds()
                     # due but not claimable (its subscription has no free slot, or another
@@ -236,16 +254,22 @@ class Worker:
         free = self.capacity - claimed_now if claiming and not self._stop_requested else 0
         if free < self.min_claim and claimed_now > 0:
             free = 0  # claim in batches: wait until a quarter of the slots are free again
-        batch = self._results
-        if not batch and free <= 0:
+        young = (
+            0 < len(self._results) < self.min_claim
+            and time.monotonic() - self._oldest_result < RECORD_DELAY
+            and not self._stop_requested
+        )
+        # a small, young batch waits (at most RECORD_DELAY) for company: one write transaction
+        # per few deliveries instead of one each, which matters on SQLite where every round
+        # takes the single write lock a publisher also needs. A claim may still go ahead (on
+        # SQLite a read first: no lock when nothing is due).
+        batch: list[Outcome] = [] if young else self._results
+        if not batch and free <= 0 and not release:
             return False
-        if batch and free <= 0 and len(batch) < self.min_claim and self._sending:
-            # a small batch while requests are in flight: let it grow a little (bounded delay)
-            waited = time.monotonic() - self._oldest_result
-            if waited < RECORD_DELAY:
-                await asyncio.sleep(RECORD_DELAY - waited)
-                return True
-        self._results = []
+        if not young:
+            # the round owns this list from here on: what finishes meanwhile goes to a new one
+            # (the database thread must never see a list the senders still append to)
+            self._results = []
         try:
             claimed, self._next_due = await self._db(
                 self._claim,
@@ -254,9 +278,15 @@ class Worker:
                 [j.delivery_id for j in release or []],
                 dict(self.inflight),
             )
-        except Exception:
-            log.exception("recording or claiming deliveries failed; retrying shortly")
+        except Exception as exc:
             self._results = batch + self._results  # the rows stay claimed; try again
+            if transient(exc):
+                # PostgreSQL chose this round as a deadlock victim (two workers updating the same
+                # subscriptions' health rows) or a serialization failure: retry it at once
+                log.warning("database round rolled back (%s); retrying", exc.__class__.__name__)
+                await asyncio.sleep(random.uniform(0.01, 0.05))
+                return True
+            log.exception("recording or claiming deliveries failed; retrying shortly")
             await self._sleep(min(5.0, self.settings.webhook_poll_interval * 5))
             return False
         self.recorded += len(batch)
