@@ -39,8 +39,8 @@ from sqlalchemy.orm import Session
 from appdock.account import schemas as account_schemas
 from appdock.account.service import AccountService
 from appdock.config import Settings
+from appdock.connect.jwt import sign_host_token
 from appdock.connect.service import granted_scopes, shared_secret_of
-from appdock.connect.ui import _jwt
 from appdock.connect.ui.context import PageObjects, substitute
 from appdock.connect.ui.grants import GrantService
 from appdock.connect.ui.signing import inside_base, join_app_url
@@ -179,7 +179,7 @@ def plan(
     if parts.query:
         url += ("&" if urlsplit(url).query else "?") + parts.query
     headers = {k: v for k, v in call.headers.items() if k.lower() in FORWARDED_HEADERS}
-    token = _jwt.sign_host_token(
+    token = sign_host_token(
         client_key=client_key,
         shared_secret=shared_secret,
         method=call.method,

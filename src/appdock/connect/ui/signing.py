@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
-from appdock.connect.ui import _jwt
+from appdock.connect.jwt import sign_host_token
 from appdock.connect.ui.context import DroppedParameter, PageObjects, substitute
 from appdock.core.scopes import Scope
 
@@ -167,7 +167,7 @@ def build_module_url(request: ModuleUrlRequest, *, now: int | None = None) -> Mo
     key = (unsigned, base_path, request.client_key, request.shared_secret, request.viewer_uuid)
     token = TOKENS.get(key) if now is None else None
     if token is None:
-        token = _jwt.sign_host_token(
+        token = sign_host_token(
             client_key=request.client_key,
             shared_secret=request.shared_secret,
             method="GET",
