@@ -708,6 +708,24 @@ def attach_repository_page(
     )
 
 
+def _render_repository_module(
+    request: Request, repo: Any, page: PageModules, module: RenderedModule, active: str
+) -> Response:
+    """One app module as a full page in the repository layout, ``active`` in its navigation."""
+    response = render(
+        request,
+        "connect/repo_page.html",
+        {
+            "repo": repo,
+            "nav": repo_nav_items(request, repo, active),
+            "active": active,
+            "module": module,
+            "connect": page,
+        },
+    )
+    return page.apply(response)
+
+
 @router.get("/{workspace}/{repo_slug}/addon/{app_key}/{module_key}", response_class=HTMLResponse)
 def repository_addon_page(
     request: Request,
@@ -729,19 +747,7 @@ def repository_addon_page(
     module = page.one(app_key, module_key, {"repoPages", "webItems"})
     if module is None:
         raise NotFound(f"no app page {app_key}/{module_key} on repository {ctx.full_name}")
-    active = f"addon:{app_key}:{module_key}"
-    response = render(
-        request,
-        "connect/repo_page.html",
-        {
-            "repo": repo,
-            "nav": repo_nav_items(request, repo, active),
-            "active": active,
-            "module": module,
-            "connect": page,
-        },
-    )
-    return page.apply(response)
+    return _render_repository_module(request, repo, page, module, f"addon:{app_key}:{module_key}")
 
 
 @router.get(
@@ -769,19 +775,7 @@ def repository_admin_page(
     module = page.one(app_key, module_key, {"adminPages"})
     if module is None or module.location != REPOSITORY_ADMIN:
         raise NotFound(f"no settings page {app_key}/{module_key} on repository {ctx.full_name}")
-    active = f"addon:{app_key}:{module_key}"
-    response = render(
-        request,
-        "connect/repo_page.html",
-        {
-            "repo": repo,
-            "nav": repo_nav_items(request, repo, active),
-            "active": active,
-            "module": module,
-            "connect": page,
-        },
-    )
-    return page.apply(response)
+    return _render_repository_module(request, repo, page, module, f"addon:{app_key}:{module_key}")
 
 
 # -- account pages -------------------------------------------------------------------------------
